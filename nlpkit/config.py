@@ -1,0 +1,192 @@
+"""Typed configuration schema, registered in Hydra's ConfigStore.
+
+The YAML tree under ``configs/`` pulls these schemas in through its defaults lists, so a misspelt key or a
+value of the wrong type fails when the config is composed, naming the key. ``validate`` re-checks a composed
+config against the schema of the chosen model family, which also catches keys added with ``+key=value``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from nlpkit.errors import ConfigError
+
+
+class TaskName(Enum):
+    topic = "topic"
+    stance = "stance"
+    escalation = "escalation"
+
+
+class DataSource(Enum):
+    embedded = "embedded"  # a corpus shipped inside nlpkit (nlpkit/corpus/<name>.jsonl)
+    file = "file"  # CSV / JSON / JSONL / Parquet file(s)
+    hub = "hub"  # a Hugging Face dataset by name (needs a network or a local cache)
+    disk = "disk"  # a dataset saved with Dataset.save_to_disk
+
+
+class SplitPolicy(Enum):
+    predefined = "predefined"  # a split column (or per-split files) decides
+    random = "random"  # seeded stratified random split
+    group = "group"  # seeded split that keeps each group (e.g. source) in one split only
+
+
+@dataclass
+class TaskConfig:
+    name: TaskName = TaskName.escalation
+    label_column: str = "escalation"
+    labels: list[str] = field(default_factory=list)
+    text_fields: list[str] = field(default_factory=lambda: ["title", "text"])
+    target_field: Optional[str] = None  # set for stance: the model sees (target, text) pairs
+
+
+@dataclass
+class SplitConfig:
+    policy: SplitPolicy = SplitPolicy.predefined
+    column: str = "split"
+    train: str = "train"
+    validation: str = "validation"
+    test: str = "test"
+    extra_eval: list[str] = field(default_factory=lambda: ["test_ood"])
+    group_column: str = "source"
+    validation_size: float = 0.15
+    test_size: float = 0.2
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    name: str = "newswire"
+    source: DataSource = DataSource.embedded
+    path: Optional[str] = None
+    files: dict[str, str] = field(default_factory=dict)
+    hub_config: Optional[str] = None
+    columns: dict[str, str] = field(default_factory=dict)
+    label_map: dict[str, str] = field(default_factory=dict)
+    drop_unmapped: bool = False
+    max_rows: Optional[int] = None
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+
+@dataclass
+class TfidfModelConfig:
+    kind: str = "tfidf_logreg.v1"
+    C: float = 1.0
+    ngram_max: int = 2
+    min_df: int = 1
+    max_features: Optional[int] = 50000
+    char_ngrams: bool = True
+    sublinear_tf: bool = True
+    class_weight: Optional[str] = "balanced"
+    calibration_folds: int = 3
+
+
+@dataclass
+class TrackingConfig:
+    enabled: bool = True
+    uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<launch dir>/mlflow.db
+    experiment: Optional[str] = None  # None: the task name
+    run_name: Optional[str] = None  # None: <task>/<model>/seed<seed>
+    log_model: bool = True
+    registered_model_name: Optional[str] = None
+
+
+@dataclass
+class TrainConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: Any = None  # a model-family schema (MODEL_SCHEMAS), chosen by the model/ config group
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    seed: int = 0
+    output_dir: Optional[str] = None  # None: Hydra's run directory, or ./nlpkit-outputs/<time>
+
+
+# Model families register their config schema here (kind prefix -> dataclass).
+MODEL_SCHEMAS: dict[str, type] = {"tfidf": TfidfModelConfig}
+
+
+def register_configs() -> None:
+    """Store the schemas in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    for family, schema in MODEL_SCHEMAS.items():
+        cs.store(group="model", name=f"{family}_schema", node=schema)
+
+
+def config_dir() -> str:
+    """Absolute path of the Hydra config tree (a checkout's ``configs/`` or the installed copy)."""
+    return str(Path(str(resources.files("nlpkit.configs"))).resolve())
+
+
+def model_schema(kind: str) -> type:
+    """The config dataclass of the model family that ``kind`` (e.g. ``tfidf_svm.v1``) belongs to."""
+    family = kind.split("_")[0].split(".")[0]
+    if family not in MODEL_SCHEMAS:
+        raise ConfigError(
+            f"model.kind={kind!r} belongs to no known model family; expected a kind starting with one of "
+            f"{sorted(MODEL_SCHEMAS)}. Fix: pick a config from the model/ group (e.g. model=tfidf_logreg)."
+        )
+    return MODEL_SCHEMAS[family]
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    """Check ``cfg`` against the full schema; return it with defaults filled in.
+
+    Raises ConfigError naming the offending key when a key is unknown (also keys added with ``+``),
+    a value has the wrong type, or a required value is missing.
+    """
+    if "model" not in cfg or cfg.model is None or "kind" not in cfg.model:
+        raise ConfigError("The config has no model.kind. Fix: choose a model, e.g. `model=tfidf_logreg`.")
+    schema = OmegaConf.structured(TrainConfig)
+    with_model = OmegaConf.merge(schema, {"model": OmegaConf.structured(model_schema(cfg.model.kind))})
+    OmegaConf.set_struct(with_model, True)
+    try:
+        merged = OmegaConf.merge(with_model, cfg)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        raise ConfigError(
+            f"Invalid config value at '{key}': {err.msg if hasattr(err, 'msg') else err}. "
+            f"Fix: check the spelling and type of '{key}' (see `nlpkit-train --cfg job` for valid keys)."
+        ) from None
+    _check_values(merged)
+    return merged
+
+
+def _check_values(cfg: DictConfig) -> None:
+    if len(cfg.task.labels) < 2:
+        raise ConfigError(
+            f"task.labels must list at least two labels; got {list(cfg.task.labels)}. "
+            "Fix: set the ordered label set in the task config."
+        )
+    if len(set(cfg.task.labels)) != len(cfg.task.labels):
+        raise ConfigError(f"task.labels has duplicates: {list(cfg.task.labels)}. Fix: list each label once.")
+    split = cfg.data.split
+    for name in ("validation_size", "test_size"):
+        value = split[name]
+        if not 0.0 < value < 0.5:
+            raise ConfigError(
+                f"data.split.{name} must be a fraction in (0, 0.5); got {value}. Fix: e.g. data.split.{name}=0.15."
+            )
+
+
+register_configs()
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
+    """Compose the training config with Hydra (as ``nlpkit-train`` would), for notebooks and tests."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return hydra_compose(config_name=config_name, overrides=list(overrides or []))
+    with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
+        return hydra_compose(config_name=config_name, overrides=list(overrides or []))

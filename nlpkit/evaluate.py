@@ -1,0 +1,85 @@
+"""Metrics for a split, via sklearn.metrics, as a flat dict whose primary metric is macro-F1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, precision_recall_fscore_support
+
+PRIMARY_METRIC = "macro_f1"
+
+
+def evaluate(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
+    """Accuracy, macro-F1 and per-class precision/recall/F1/support, keyed e.g. ``f1/escalatory``."""
+    labels = list(labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    metrics = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "n": float(len(y_true)),
+    }
+    for i, label in enumerate(labels):
+        metrics[f"precision/{label}"] = float(precision[i])
+        metrics[f"recall/{label}"] = float(recall[i])
+        metrics[f"f1/{label}"] = float(f1[i])
+        metrics[f"support/{label}"] = float(support[i])
+    return metrics
+
+
+def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """Confusion matrix, rows = true label, columns = predicted label, in ``labels`` order."""
+    return confusion_matrix(y_true, y_pred, labels=list(labels))
+
+
+def report(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> str:
+    """sklearn's text classification report."""
+    return classification_report(y_true, y_pred, labels=list(labels), digits=3, zero_division=0)
+
+
+def prefixed(split: str, metrics: dict[str, float]) -> dict[str, float]:
+    """Metric keys with the split name in front: ``test/macro_f1``."""
+    return {f"{split}/{key}": value for key, value in metrics.items()}
+
+
+def write_artifacts(directory: Path, split: str, ds: Any, y_pred: Sequence[str], proba: np.ndarray, labels: Sequence[str]) -> None:
+    """Classification report, confusion-matrix PNG and predictions CSV for one split (plus the
+    misclassified rows of the test split), written under ``directory``."""
+    import pandas as pd
+
+    y_true = list(ds["label"])
+    (directory / "reports").mkdir(parents=True, exist_ok=True)
+    (directory / "reports" / f"classification_report_{split}.txt").write_text(report(y_true, y_pred, labels))
+    plot_confusion(confusion(y_true, y_pred, labels), labels, directory / "plots" / f"confusion_matrix_{split}.png", split)
+    frame = pd.DataFrame({
+        "id": list(ds["id"]) if "id" in ds.column_names else list(range(len(y_true))),
+        "label": y_true,
+        "predicted": list(y_pred),
+        **{f"p_{label}": proba[:, i] for i, label in enumerate(labels)},
+        **({"target": list(ds["target"])} if "target" in ds.column_names else {}),
+        "text": list(ds["text"]),
+    })
+    (directory / "predictions").mkdir(parents=True, exist_ok=True)
+    frame.to_csv(directory / "predictions" / f"{split}.csv", index=False)
+    if split == "test":
+        frame[frame.label != frame.predicted].to_csv(directory / "misclassified_test.csv", index=False)
+
+
+def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
+    """Save a confusion-matrix heat map as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 3, 1.0 * len(labels) + 2.5))
+    ConfusionMatrixDisplay(matrix, display_labels=list(labels)).plot(ax=ax, xticks_rotation=45, colorbar=False)
+    ax.set_title(f"Confusion matrix ({title})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,59 @@
+"""Model families and the registry that maps a config ``kind`` to a builder.
+
+Kinds are versioned (``tfidf_svm.v1``) so that old configs keep loading when a family changes. Each
+family provides ``build(model_cfg, seed)``, ``save(model, directory)`` and ``load(directory)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from omegaconf import DictConfig
+
+from nlpkit.errors import ConfigError
+from nlpkit.models import tfidf_io
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    save: Callable[[Any, Path], None]
+    load: Callable[[Path], Any]
+
+
+def _tfidf(classifier: str) -> Callable[[DictConfig, int], Any]:
+    def build(cfg: DictConfig, seed: int) -> Any:
+        from nlpkit.models.tfidf import TfidfClassifier
+
+        params = {k: v for k, v in cfg.items() if k != "kind"}
+        return TfidfClassifier(classifier=classifier, random_state=seed, **params)
+
+    return build
+
+
+TFIDF = Family("tfidf", save=tfidf_io.save, load=tfidf_io.load)
+REGISTRY: dict[str, tuple[Family, Callable[[DictConfig, int], Any]]] = {
+    "tfidf_logreg.v1": (TFIDF, _tfidf("logreg")),
+    "tfidf_svm.v1": (TFIDF, _tfidf("svm")),
+}
+
+
+def family_of(kind: str) -> Family:
+    """The family that saves and loads models of ``kind``."""
+    return _lookup(kind)[0]
+
+
+def build_model(model_cfg: DictConfig, seed: int = 0) -> Any:
+    """An unfitted estimator for ``model_cfg.kind`` with the config's hyper-parameters."""
+    return _lookup(model_cfg.kind)[1](model_cfg, seed)
+
+
+def _lookup(kind: str) -> tuple[Family, Callable[[DictConfig, int], Any]]:
+    if kind not in REGISTRY:
+        raise ConfigError(
+            f"Unknown model.kind {kind!r}. Available kinds: {sorted(REGISTRY)}. "
+            "Fix: choose a config from the model/ group (e.g. model=tfidf_svm)."
+        )
+    return REGISTRY[kind]

@@ -1,0 +1,155 @@
+"""TF-IDF models: word and character n-gram features with a linear classifier.
+
+For stance the input is (target, text) pairs. Target and text get their own vectorizers, plus similarity
+features (cosine of target and text, cosine of target and the text's lead, share of target words present in
+the text), so the classifier can relate the two instead of reading one concatenated string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+from nlpkit.errors import ConfigError, DataError
+from nlpkit.models.base import check_texts
+
+CLASSIFIERS = ("logreg", "svm")
+
+
+class PairSimilarity(TransformerMixin, BaseEstimator):
+    """Similarity features between the two sides of (target, text) pairs."""
+
+    def __init__(self, *, lead_words: int = 60) -> None:
+        self.lead_words = lead_words
+
+    def fit(self, X: list[tuple[str, str]], y: Any = None) -> PairSimilarity:
+        self.vectorizer_ = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+        self.vectorizer_.fit([a for a, _ in X] + [b for _, b in X])
+        return self
+
+    def transform(self, X: list[tuple[str, str]]) -> sp.csr_matrix:
+        check_is_fitted(self, "vectorizer_")
+        vec = self.vectorizer_
+        targets = vec.transform([a for a, _ in X])
+        texts = vec.transform([b for _, b in X])
+        leads = vec.transform([" ".join(b.split()[: self.lead_words]) for _, b in X])
+        cos_text = np.asarray(targets.multiply(texts).sum(axis=1)).ravel()
+        cos_lead = np.asarray(targets.multiply(leads).sum(axis=1)).ravel()
+        overlap = np.asarray((targets > 0).multiply(texts > 0).sum(axis=1)).ravel()
+        overlap = overlap / np.maximum(np.asarray((targets > 0).sum(axis=1)).ravel(), 1)
+        return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
+
+
+class TfidfClassifier(ClassifierMixin, BaseEstimator):
+    """TF-IDF features + logistic regression or a calibrated linear SVM (sklearn estimator contract).
+
+    ``fit(X, y)`` takes a list of texts, or a list of (target, text) pairs for stance.
+    """
+
+    def __init__(
+        self,
+        *,
+        classifier: str = "logreg",
+        C: float = 1.0,
+        ngram_max: int = 2,
+        min_df: int = 1,
+        max_features: int | None = 50000,
+        char_ngrams: bool = True,
+        sublinear_tf: bool = True,
+        class_weight: str | None = "balanced",
+        calibration_folds: int = 3,
+        random_state: int = 0,
+    ) -> None:
+        self.classifier = classifier
+        self.C = C
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.max_features = max_features
+        self.char_ngrams = char_ngrams
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.calibration_folds = calibration_folds
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> TfidfClassifier:
+        """Fit the vectorizers and the classifier; return self."""
+        items = check_texts(X)
+        y = np.asarray(y)
+        if len(y) != len(items):
+            raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
+        self.pairs_ = isinstance(items[0], tuple)
+        self.features_ = self._features().fit(self._columns(items))
+        self.classifier_ = self._classifier(y).fit(self.features_.transform(self._columns(items)), y)
+        self.classes_ = self.classifier_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        check_is_fitted(self, "classifier_")
+        items = check_texts(X, pairs=self.pairs_)
+        return self.classifier_.predict_proba(self.features_.transform(self._columns(items)))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable label of each input."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _columns(self, items: list) -> Any:
+        return np.array(items, dtype=object) if self.pairs_ else items
+
+    def _text_features(self) -> FeatureUnion:
+        parts = [(
+            "word",
+            TfidfVectorizer(
+                ngram_range=(1, self.ngram_max), min_df=self.min_df, max_features=self.max_features,
+                sublinear_tf=self.sublinear_tf, strip_accents="unicode",
+            ),
+        )]
+        if self.char_ngrams:
+            parts.append((
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(2, 5), min_df=max(self.min_df, 2),
+                    max_features=self.max_features, sublinear_tf=self.sublinear_tf,
+                ),
+            ))
+        return FeatureUnion(parts)
+
+    def _features(self) -> Any:
+        if not self.pairs_:
+            return self._text_features()
+        from sklearn.compose import ColumnTransformer
+
+        return ColumnTransformer([
+            ("target", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), 0),
+            ("text", self._text_features(), 1),
+            ("similarity", PairSimilarity(), [0, 1]),
+        ])
+
+    def _classifier(self, y: np.ndarray) -> Any:
+        if self.classifier not in CLASSIFIERS:
+            raise ConfigError(
+                f"TfidfClassifier classifier must be one of {CLASSIFIERS}; got {self.classifier!r}. "
+                "Fix: use model=tfidf_logreg or model=tfidf_svm."
+            )
+        if self.C <= 0:
+            raise ConfigError(f"model.C must be a float > 0; got {self.C}. Fix: e.g. model.C=1.0.")
+        if self.classifier == "logreg":
+            return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
+        svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+        smallest = int(np.min(np.unique(y, return_counts=True)[1]))
+        folds = min(self.calibration_folds, smallest)
+        if folds < 2:
+            raise DataError(
+                f"tfidf_svm calibrates its probabilities with cross-validation and needs at least 2 training "
+                f"examples per class; the smallest class has {smallest}. Fix: add examples or use model=tfidf_logreg."
+            )
+        return CalibratedClassifierCV(svm, cv=folds, method="sigmoid")

@@ -1,0 +1,35 @@
+"""Save and load scikit-learn models with skops (no pickle); loading trusts only known types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nlpkit.errors import ModelLoadError
+
+FILENAME = "model.skops"
+TRUSTED_PREFIXES = ("sklearn.", "nlpkit.models.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
+
+
+def save(model: Any, directory: Path) -> None:
+    """Write ``model`` to ``directory/model.skops``."""
+    import skops.io as sio
+
+    sio.dump(model, Path(directory) / FILENAME)
+
+
+def load(directory: Path) -> Any:
+    """Load a model saved by ``save``, refusing any type outside sklearn, numpy, scipy and nlpkit."""
+    import skops.io as sio
+
+    path = Path(directory) / FILENAME
+    if not path.is_file():
+        raise ModelLoadError(f"No {FILENAME} in {directory}; expected a predictor saved by nlpkit.")
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise ModelLoadError(
+            f"{path} contains types nlpkit does not trust: {refused}. Refusing to load it; "
+            "only models saved by nlpkit (scikit-learn, numpy, scipy types) can be loaded."
+        )
+    return sio.load(path, trusted=untrusted)

@@ -1,0 +1,172 @@
+"""Everything MLflow: where the store is, the run's lifetime, params, metrics, tags, artifacts, the model.
+
+A run always ends: FINISHED on success, KILLED on Ctrl-C / SIGTERM, FAILED on any other exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from omegaconf import DictConfig, OmegaConf
+
+import nlpkit
+
+MAX_PARAM_VALUE = 6000
+
+
+def launch_dir() -> Path:
+    """The directory the user launched from (Hydra may have changed the working directory)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            return Path(HydraConfig.get().runtime.cwd)
+    except ImportError:  # pragma: no cover - hydra is a dependency
+        pass
+    return Path.cwd()
+
+
+def resolve_uri(configured: str | None) -> str:
+    """Configured URI, else $MLFLOW_TRACKING_URI, else ``sqlite:///<launch dir>/mlflow.db`` (absolute)."""
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        uri = f"sqlite:///{(launch_dir() / path).resolve()}"
+    elif "://" not in uri and not uri.startswith("databricks"):
+        raise ValueError(
+            f"Tracking URI {uri!r} is a bare path; MLflow 3's file store is in maintenance mode. "
+            f"Fix: use sqlite:///{Path(uri).resolve()}/mlflow.db or an http(s):// server URI."
+        )
+    return uri
+
+
+def run_name(cfg: DictConfig) -> str:
+    """``<task>/<model>/seed<seed>`` unless the config names the run."""
+    if cfg.tracking.run_name:
+        return cfg.tracking.run_name
+    return f"{_task(cfg)}/{cfg.model.kind.split('.')[0]}/seed{cfg.seed}"
+
+
+@contextmanager
+def start_run(cfg: DictConfig) -> Iterator[Any]:
+    """Open the job's MLflow run (or yield None when tracking is off) and always end it with a status."""
+    if not cfg.tracking.enabled:
+        yield None
+        return
+    import mlflow
+
+    mlflow.set_tracking_uri(resolve_uri(cfg.tracking.uri))
+    mlflow.set_experiment(cfg.tracking.experiment or _task(cfg))
+    run = mlflow.start_run(run_name=run_name(cfg), nested=mlflow.active_run() is not None)
+    try:
+        yield run
+    except (KeyboardInterrupt, SystemExit) as err:
+        mlflow.set_tag("nlpkit.error", f"{type(err).__name__}: interrupted")
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException as err:
+        mlflow.set_tag("nlpkit.error", f"{type(err).__name__}: {err}"[:5000])
+        mlflow.end_run("FAILED")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+
+
+def log_setup(cfg: DictConfig, digest: str, where: str, sizes: dict[str, int]) -> None:
+    """Params (the flattened resolved config), tags (git commit, version, dataset digest) and sizes."""
+    import mlflow
+
+    mlflow.log_params(flatten(cfg))
+    mlflow.set_tags({
+        "task": _task(cfg),
+        "model.kind": cfg.model.kind,
+        "nlpkit.version": nlpkit.__version__,
+        "mlflow.source.git.commit": git_commit(),
+        "dataset.name": cfg.data.name,
+        "dataset.digest": digest,
+        "dataset.source": where,
+    })
+    mlflow.log_params({f"data.n_{name}": n for name, n in sizes.items()})
+
+
+def log_dataset(frame: Any, name: str, digest: str, where: str, context: str) -> None:
+    """Record dataset lineage (mlflow.data) for one split."""
+    import mlflow
+
+    dataset = mlflow.data.from_pandas(frame, source=where, name=f"{name}:{context}", digest=digest)
+    mlflow.log_input(dataset, context=context)
+
+
+def log_results(metrics: dict[str, float], artifact_dir: Path) -> None:
+    """Metrics and the files in ``artifact_dir`` (config, reports, plots, predictions)."""
+    import mlflow
+
+    mlflow.log_metrics(metrics)
+    mlflow.log_artifacts(str(artifact_dir))
+
+
+def log_predictor(predictor_dir: Path, registered_name: str | None) -> str:
+    """Log the saved predictor as an MLflow pyfunc model (from code, no pickle); return its URI."""
+    import mlflow
+
+    code = Path(__file__).with_name("mlflow_model.py")
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(code),
+        artifacts={"predictor": str(predictor_dir)},
+        pip_requirements=_requirements(),
+        registered_model_name=registered_name,
+    )
+    run = mlflow.active_run()
+    return f"runs:/{run.info.run_id}/model" if run else info.model_uri
+
+
+def flatten(cfg: DictConfig) -> dict[str, str]:
+    """``{"model.C": "0.5", ...}``: stable dotted names; lists as JSON; values cut to MLflow's limit."""
+    flat: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+            if not node and prefix:
+                flat[prefix[:-1]] = "{}"
+            return
+        value = json.dumps(node) if isinstance(node, list) else str(node)
+        flat[prefix[:-1]] = value[:MAX_PARAM_VALUE]
+
+    walk(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "")
+    return flat
+
+
+def git_commit() -> str:
+    """The commit of the launch directory's git checkout, or ``unknown``."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=launch_dir(), capture_output=True, text=True, timeout=5, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for package in ("scikit-learn", "skops", "mlflow", "numpy", "pandas", "hydra-core", "datasets"):
+        try:
+            reqs.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return reqs + [f"nlpkit=={nlpkit.__version__}"]
+
+
+def _task(cfg: DictConfig) -> str:
+    name = cfg.task.name
+    return name.value if hasattr(name, "value") else str(name)
