@@ -63,13 +63,29 @@ class SplitConfig:
 
 
 @dataclass
+class ColumnsConfig:
+    """Which column of your data holds each field nlpkit reads (null: a column of that very name)."""
+
+    id: Optional[str] = None
+    title: Optional[str] = None
+    text: Optional[str] = None
+    target: Optional[str] = None
+    topic: Optional[str] = None
+    stance: Optional[str] = None
+    escalation: Optional[str] = None
+    source: Optional[str] = None
+    split: Optional[str] = None
+    date: Optional[str] = None
+
+
+@dataclass
 class DataConfig:
     name: str = "newswire"
     source: DataSource = DataSource.embedded
     path: Optional[str] = None
     files: dict[str, str] = field(default_factory=dict)
     hub_config: Optional[str] = None
-    columns: dict[str, str] = field(default_factory=dict)
+    columns: ColumnsConfig = field(default_factory=ColumnsConfig)
     label_map: dict[str, str] = field(default_factory=dict)
     drop_unmapped: bool = False
     max_rows: Optional[int] = None
@@ -148,14 +164,23 @@ def validate(cfg: DictConfig) -> DictConfig:
     schema = OmegaConf.structured(TrainConfig)
     with_model = OmegaConf.merge(schema, {"model": OmegaConf.structured(model_schema(cfg.model.kind))})
     OmegaConf.set_struct(with_model, True)
+    for free_form in (with_model.data.files, with_model.data.label_map):  # user-chosen keys
+        OmegaConf.set_struct(free_form, False)
     try:
-        merged = OmegaConf.merge(with_model, cfg)
+        # A plain copy: a composed node keeps the keys that `+key=value` forced in, a plain dict does not.
+        merged = OmegaConf.merge(with_model, OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
         raise ConfigError(
-            f"Invalid config value at '{key}': {err.msg if hasattr(err, 'msg') else err}. "
+            f"Invalid config value at '{key}': {str(err).splitlines()[0]}. "
             f"Fix: check the spelling and type of '{key}' (see `nlpkit-train --cfg job` for valid keys)."
         ) from None
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        raise ConfigError(
+            f"Missing required config value(s): {missing}. Fix: set them on the command line, "
+            f"e.g. `nlpkit-train data=file {missing[0]}=...`."
+        )
     _check_values(merged)
     return merged
 
@@ -168,6 +193,12 @@ def _check_values(cfg: DictConfig) -> None:
         )
     if len(set(cfg.task.labels)) != len(cfg.task.labels):
         raise ConfigError(f"task.labels has duplicates: {list(cfg.task.labels)}. Fix: list each label once.")
+    source = DataSource(cfg.data.source)
+    if source is not DataSource.embedded and not cfg.data.path and not cfg.data.files:
+        raise ConfigError(
+            f"data.source={source.value} needs data.path (or data.files for one file per split); got none. "
+            f"Fix: e.g. `nlpkit-train data={source.value} data.path=/path/to/your/data`."
+        )
     split = cfg.data.split
     for name in ("validation_size", "test_size"):
         value = split[name]

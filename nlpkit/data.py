@@ -107,6 +107,8 @@ def _as_one_dataset(raw: Dataset | DatasetDict, split_column: str) -> Dataset:
 def _rename_columns(ds: Dataset, columns: DictConfig, where: str) -> Dataset:
     mapping = {}
     for canonical, original in (columns or {}).items():
+        if original is None:
+            continue
         if original not in ds.column_names:
             raise DataError(
                 f"data.columns.{canonical}={original!r}, but {where} has no column {original!r}. "

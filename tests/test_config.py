@@ -1,0 +1,85 @@
+"""Every config composes; typos and wrong types fail at start-up naming the key."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from nlpkit.config import compose, config_dir, validate
+from nlpkit.errors import ConfigError
+
+GROUPS = {g: sorted(p.stem for p in (Path(config_dir()) / g).glob("*.yaml")) for g in ("task", "data", "model", "tracking")}
+
+
+def test_config_groups_are_complete():
+    assert GROUPS["task"] == ["escalation", "stance", "topic"]
+    assert {"tfidf_logreg", "tfidf_svm"} <= set(GROUPS["model"])
+    assert {"newswire", "file", "hub", "disk"} <= set(GROUPS["data"])
+    assert {"local", "server", "off"} <= set(GROUPS["tracking"])
+
+
+@pytest.mark.parametrize("task,model,tracking", itertools.product(GROUPS["task"], GROUPS["model"], GROUPS["tracking"]))
+def test_every_task_model_tracking_combination_composes_and_validates(task, model, tracking):
+    cfg = validate(compose([f"task={task}", f"model={model}", f"tracking={tracking}"]))
+    assert cfg.task.label_column == task
+    assert cfg.model.kind.startswith(model)
+    assert (cfg.task.target_field == "target") == (task == "stance")
+
+
+@pytest.mark.parametrize("data", GROUPS["data"])
+def test_every_data_config_composes(data):
+    cfg = compose([f"data={data}"] + (["data.path=/some/where"] if data != "newswire" else []))
+    assert validate(cfg).data.name
+
+
+def test_default_config_is_escalation_on_the_embedded_corpus():
+    cfg = validate(compose())
+    assert (cfg.task.name.value, cfg.data.name, cfg.model.kind) == ("escalation", "newswire", "tfidf_logreg.v1")
+    assert list(cfg.task.labels) == ["escalatory", "de_escalatory", "neutral"]
+
+
+def test_misspelt_key_fails_at_composition_naming_the_key():
+    with pytest.raises(ConfigCompositionException, match="model.Cc"):
+        compose(["model.Cc=2"])
+
+
+def test_wrong_type_fails_at_composition_naming_the_key():
+    with pytest.raises(ConfigCompositionException, match="C"):
+        compose(["model.C=lots"])
+
+
+def test_enum_value_outside_choices_fails():
+    with pytest.raises(ConfigCompositionException, match="policy"):
+        compose(["data.split.policy=sometimes"])
+
+
+def test_added_unknown_key_is_rejected_by_validate():
+    cfg = compose(["+model.newkey=1"])
+    with pytest.raises(ConfigError, match=r"model\.newkey"):
+        validate(cfg)
+
+
+def test_unknown_model_kind_lists_the_available_ones():
+    cfg = compose(["model.kind=bert_magic.v1"])
+    with pytest.raises(ConfigError, match="belongs to no known model family"):
+        validate(cfg)
+
+
+def test_bad_split_fraction_names_the_key():
+    with pytest.raises(ConfigError, match=r"data\.split\.test_size must be a fraction"):
+        validate(compose(["data.split.test_size=0.9"]))
+
+
+def test_config_round_trips_through_yaml():
+    cfg = validate(compose(["task=stance", "model=tfidf_svm", "seed=4"]))
+    again = validate(OmegaConf.create(OmegaConf.to_yaml(cfg)))
+    assert again == cfg
+
+
+def test_missing_required_value_is_named():
+    with pytest.raises(ConfigError, match=r"data.source=file needs data.path"):
+        validate(compose(["data=file"]))
