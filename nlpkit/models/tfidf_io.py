@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from nlpkit.errors import ModelLoadError
 
 FILENAME = "model.skops"
-TRUSTED_PREFIXES = ("sklearn.", "nlpkit.models.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
+TRUSTED_PREFIXES = ("sklearn.", "nlpkit.models.", "numpy.", "scipy.sparse.")
 
 
 def save(model: Any, directory: Path) -> None:
     """Write ``model`` to ``directory/model.skops``."""
     import skops.io as sio
 
-    sio.dump(model, Path(directory) / FILENAME)
+    sio.dump(model, Path(directory) / FILENAME, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
 
 
 def load(directory: Path) -> Any:
