@@ -138,8 +138,15 @@ def register_configs() -> None:
 
 
 def config_dir() -> str:
-    """Absolute path of the Hydra config tree (a checkout's ``configs/`` or the installed copy)."""
-    return str(Path(str(resources.files("nlpkit.configs"))).resolve())
+    """Absolute path of the Hydra config tree: the installed ``nlpkit/configs`` (a wheel ships the
+    top-level ``configs/`` there), or a checkout's ``configs/`` when nlpkit runs from source."""
+    try:
+        installed = Path(str(resources.files("nlpkit.configs")))
+    except ModuleNotFoundError:
+        installed = Path(__file__).resolve().parent.parent / "configs"
+    if not (installed / "train.yaml").is_file():
+        raise ConfigError(f"nlpkit's config tree is missing: no train.yaml in {installed}. Fix: reinstall nlpkit.")
+    return str(installed.resolve())
 
 
 def model_schema(kind: str) -> type:
