@@ -83,3 +83,18 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def bootstrap_ci(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], *, n_resamples: int = 1000,
+    confidence: float = 0.95, seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of macro-F1 over the evaluated examples."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rng = np.random.default_rng(seed)
+    scores = np.empty(n_resamples)
+    for i in range(n_resamples):
+        idx = rng.integers(0, len(y_true), len(y_true))
+        scores[i] = f1_score(y_true[idx], y_pred[idx], labels=list(labels), average="macro", zero_division=0)
+    tail = (1 - confidence) / 2 * 100
+    return float(np.percentile(scores, tail)), float(np.percentile(scores, 100 - tail))
