@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -115,13 +116,15 @@ def log_predictor(predictor_dir: Path, registered_name: str | None) -> str:
     import mlflow
 
     code = Path(__file__).with_name("mlflow_model.py")
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(code),
-        artifacts={"predictor": str(predictor_dir)},
-        pip_requirements=_requirements(),
-        registered_model_name=registered_name,
-    )
+    with warnings.catch_warnings():  # MLflow asks for type hints; inputs are texts, dicts or frames by design
+        warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(code),
+            artifacts={"predictor": str(predictor_dir)},
+            pip_requirements=_requirements(),
+            registered_model_name=registered_name,
+        )
     run = mlflow.active_run()
     return f"runs:/{run.info.run_id}/model" if run else info.model_uri
 
