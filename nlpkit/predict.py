@@ -35,12 +35,13 @@ class Predictor:
 
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
-    def load(cls, uri: str | os.PathLike) -> Predictor:
+    def load(cls, uri: str | os.PathLike, **options: Any) -> Predictor:
         """Load from a local directory, ``runs:/<id>/model``, ``models:/<name>/<version>`` or another
-        MLflow artifact URI. No network is touched beyond the configured MLflow store."""
+        MLflow artifact URI. No network is touched beyond the configured MLflow store. ``options`` go to
+        the model family's loader (e.g. an inference runtime)."""
         directory = _find_predictor_dir(_localise(str(uri)))
         metadata = json.loads((directory / METADATA_FILE).read_text())
-        model = family_of(metadata["model_kind"]).load(directory)
+        model = family_of(metadata["model_kind"]).load(directory, **options)
         return cls(model, metadata, directory)
 
     def save(self, directory: str | os.PathLike) -> Path:

@@ -111,7 +111,7 @@ def log_results(metrics: dict[str, float], artifact_dir: Path) -> None:
     mlflow.log_artifacts(str(artifact_dir))
 
 
-def log_predictor(predictor_dir: Path, registered_name: str | None) -> str:
+def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...] = ()) -> str:
     """Log the saved predictor as an MLflow pyfunc model (from code, no pickle); return its URI."""
     import mlflow
 
@@ -122,7 +122,7 @@ def log_predictor(predictor_dir: Path, registered_name: str | None) -> str:
             name="model",
             python_model=str(code),
             artifacts={"predictor": str(predictor_dir)},
-            pip_requirements=_requirements(),
+            pip_requirements=_requirements(requirements),
             registered_model_name=registered_name,
         )
     run = mlflow.active_run()
@@ -158,11 +158,11 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _requirements() -> list[str]:
+def _requirements(family_packages: tuple[str, ...] = ()) -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
-    for package in ("scikit-learn", "skops", "mlflow", "numpy", "pandas", "hydra-core", "datasets"):
+    for package in dict.fromkeys(("mlflow", "numpy", "pandas", "hydra-core", "datasets", *family_packages)):
         try:
             reqs.append(f"{package}=={version(package)}")
         except PackageNotFoundError:

@@ -19,7 +19,7 @@ from nlpkit import tracking
 from nlpkit.config import config_dir, validate
 from nlpkit.data import dataset_digest, load_data, model_inputs
 from nlpkit.evaluate import PRIMARY_METRIC, evaluate, prefixed, write_artifacts
-from nlpkit.models import build_model
+from nlpkit.models import build_model, family_of
 from nlpkit.predict import Predictor
 
 
@@ -73,7 +73,9 @@ def train(cfg: DictConfig) -> TrainResult:
         if run is not None:
             tracking.log_results(metrics, out)
             if cfg.tracking.log_model:
-                result.model_uri = tracking.log_predictor(predictor_dir, cfg.tracking.registered_model_name)
+                result.model_uri = tracking.log_predictor(
+                    predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements
+                )
             result.run_id, result.tracking_uri = run.info.run_id, tracking.resolve_uri(cfg.tracking.uri)
     return result
 

@@ -1,7 +1,8 @@
 """Model families and the registry that maps a config ``kind`` to a builder.
 
 Kinds are versioned (``tfidf_svm.v1``) so that old configs keep loading when a family changes. Each
-family provides ``build(model_cfg, seed)``, ``save(model, directory)`` and ``load(directory)``.
+family provides ``build(model_cfg, seed)``, ``save(model, directory)`` and ``load(directory, **options)``
+(options chosen at load time, e.g. a runtime), plus the pip requirements of its logged MLflow model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from nlpkit.models import tfidf_io
 class Family:
     name: str
     save: Callable[[Any, Path], None]
-    load: Callable[[Path], Any]
+    load: Callable[..., Any]  # (directory: Path, **options) -> fitted model
+    requirements: tuple[str, ...] = ("scikit-learn", "skops")
 
 
 def _tfidf(classifier: str) -> Callable[[DictConfig, int], Any]:
