@@ -37,6 +37,7 @@ class SplitPolicy(Enum):
     predefined = "predefined"  # a split column (or per-split files) decides
     random = "random"  # seeded stratified random split
     group = "group"  # seeded split that keeps each group (e.g. source) in one split only
+    time = "time"  # train on the earliest documents, validate on later ones, test on the latest
 
 
 @dataclass
@@ -57,9 +58,12 @@ class SplitConfig:
     test: str = "test"
     extra_eval: list[str] = field(default_factory=lambda: ["test_ood"])
     group_column: str = "source"
+    date_column: str = "date"
     validation_size: float = 0.15
     test_size: float = 0.2
     seed: int = 0
+    dedupe: bool = False  # drop validation/test documents that near-duplicate a training document
+    dedupe_threshold: float = 0.8  # TF-IDF cosine similarity above which two texts are near-duplicates
 
 
 @dataclass
@@ -90,6 +94,8 @@ class DataConfig:
     drop_unmapped: bool = False
     max_rows: Optional[int] = None
     split: SplitConfig = field(default_factory=SplitConfig)
+    slices: list[str] = field(default_factory=list)  # columns (or "length") to report per-slice metrics by
+    length_bins: list[int] = field(default_factory=lambda: [150, 250])  # word-count edges of the "length" slice
 
 
 @dataclass
@@ -105,6 +111,54 @@ class TfidfModelConfig:
     calibration_folds: int = 3
 
 
+class LongTextPolicy(Enum):
+    head = "head"  # keep the first tokens
+    head_tail = "head_tail"  # keep the first head_share of the budget and the last tokens
+    chunks = "chunks"  # overlapping windows, pooled (chunk_pooling) into one prediction per document
+
+
+class ChunkPooling(Enum):
+    mean = "mean"
+    max = "max"
+
+
+@dataclass
+class EncoderModelConfig:
+    """Shared by the encoder families: which encoder, how texts become token windows, batching."""
+
+    kind: str = "embed_logreg.v1"
+    encoder: str = "all-MiniLM-L6-v2"  # the packaged default, a local from_pretrained directory or a hub name
+    max_length: int = 256  # tokens per window, special tokens included
+    batch_size: int = 16
+    long_text: LongTextPolicy = LongTextPolicy.head
+    head_share: float = 0.25  # head_tail: share of the text budget given to the head
+    chunk_pooling: ChunkPooling = ChunkPooling.mean
+    chunk_stride: int = 32  # chunks: tokens shared by consecutive windows
+    max_chunks: int = 8  # chunks: windows per document at most (the rest is dropped and reported)
+    progress: bool = False  # a tqdm progress bar
+
+
+@dataclass
+class EmbedModelConfig(EncoderModelConfig):
+    kind: str = "embed_logreg.v1"
+    C: float = 1.0
+    class_weight: Optional[str] = "balanced"
+
+
+@dataclass
+class FinetuneModelConfig(EncoderModelConfig):
+    kind: str = "finetune.v1"
+    max_length: int = 128
+    epochs: int = 6
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    patience: int = 2  # epochs without a better validation macro-F1 before stopping
+    validation_fraction: float = 0.1  # stratified hold-out of the training set for early stopping; 0: none
+    class_weight: Optional[str] = None  # "balanced": loss weights inverse to class frequency
+    progress: bool = True
+
+
 @dataclass
 class TrackingConfig:
     enabled: bool = True
@@ -116,17 +170,28 @@ class TrackingConfig:
 
 
 @dataclass
+class CVConfig:
+    folds: int = 0  # 0 or 1: no cross-validation; k >= 2: seeded stratified k-fold over train + validation
+    group_column: Optional[str] = None  # set (e.g. source) for grouped k-fold
+
+
+@dataclass
 class TrainConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: Any = None  # a model-family schema (MODEL_SCHEMAS), chosen by the model/ config group
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
     seed: int = 0
     output_dir: Optional[str] = None  # None: Hydra's run directory, or ./nlpkit-outputs/<time>
 
 
 # Model families register their config schema here (kind prefix -> dataclass).
-MODEL_SCHEMAS: dict[str, type] = {"tfidf": TfidfModelConfig}
+MODEL_SCHEMAS: dict[str, type] = {
+    "tfidf": TfidfModelConfig,
+    "embed": EmbedModelConfig,
+    "finetune": FinetuneModelConfig,
+}
 
 
 def register_configs() -> None:
@@ -205,6 +270,12 @@ def _check_values(cfg: DictConfig) -> None:
         raise ConfigError(
             f"data.source={source.value} needs data.path (or data.files for one file per split); got none. "
             f"Fix: e.g. `nlpkit-train data={source.value} data.path=/path/to/your/data`."
+        )
+    if cfg.cv.folds < 0 or cfg.cv.folds == 1:
+        raise ConfigError(f"cv.folds must be 0 (off) or >= 2; got {cfg.cv.folds}. Fix: e.g. cv.folds=5.")
+    if not 0.0 < cfg.data.split.dedupe_threshold <= 1.0:
+        raise ConfigError(
+            f"data.split.dedupe_threshold must be in (0, 1]; got {cfg.data.split.dedupe_threshold}. Fix: e.g. 0.8."
         )
     split = cfg.data.split
     for name in ("validation_size", "test_size"):

@@ -17,20 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-from datasets import ClassLabel, Dataset, DatasetDict
+from datasets import Dataset, DatasetDict
 from omegaconf import DictConfig
-from sklearn.model_selection import GroupShuffleSplit
-
-from nlpkit.config import DataSource, SplitPolicy
+from nlpkit.config import DataSource
 from nlpkit.corpus import corpus_path
 from nlpkit.errors import DataError
+from nlpkit.splits import remove_near_duplicates, split_dataset
 
 log = logging.getLogger(__name__)
 FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
-def load_data(data_cfg: DictConfig, task_cfg: DictConfig) -> DatasetDict:
-    """Load the configured data set, validate it for the task and return its splits."""
+def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, float] | None = None) -> DatasetDict:
+    """Load the configured data set, validate it for the task and return its splits.
+
+    ``report``, if given, receives counts worth logging (e.g. ``near_duplicates_removed``).
+    """
     datasets.disable_progress_bars()
     raw, where = _load_raw(data_cfg)
     ds = _as_one_dataset(raw, data_cfg.split.column)
@@ -39,6 +41,10 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig) -> DatasetDict:
         ds = ds.shuffle(seed=data_cfg.split.seed).select(range(min(data_cfg.max_rows, len(ds))))
     ds = _normalise(ds, data_cfg, task_cfg, where)
     splits = split_dataset(ds, data_cfg.split, where)
+    if data_cfg.split.dedupe:
+        splits, removed = remove_near_duplicates(splits, data_cfg.split.dedupe_threshold)
+        if report is not None:
+            report["near_duplicates_removed"] = float(removed)
     _check_train(splits["train"], where)
     return splits
 
@@ -187,91 +193,6 @@ def _map_labels(labels: list, data_cfg: DictConfig, task: DictConfig, where: str
             "or set data.drop_unmapped=true to drop those rows."
         )
     return labels, None
-
-
-def split_dataset(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
-    """Split ``ds`` by the configured policy into train/validation/test (+ extra evaluation splits)."""
-    policy = split_cfg.policy if isinstance(split_cfg.policy, SplitPolicy) else SplitPolicy(split_cfg.policy)
-    if policy is SplitPolicy.predefined:
-        return _predefined(ds, split_cfg, where)
-    if policy is SplitPolicy.group:
-        return _group_split(ds, split_cfg, where)
-    _check_stratifiable(ds["label"], split_cfg, where)
-    rest_test = _stratified(ds, split_cfg.test_size, split_cfg.seed)
-    val_share = split_cfg.validation_size / (1 - split_cfg.test_size)
-    train_val = _stratified(rest_test["train"], val_share, split_cfg.seed)
-    return DatasetDict(train=train_val["train"], validation=train_val["test"], test=rest_test["test"])
-
-
-def _stratified(ds: Dataset, size: float, seed: int) -> DatasetDict:
-    names = sorted(set(ds["label"]))
-    tmp = ds.add_column("__stratum", [names.index(l) for l in ds["label"]])
-    tmp = tmp.cast_column("__stratum", ClassLabel(names=names))
-    out = tmp.train_test_split(test_size=size, stratify_by_column="__stratum", seed=seed)
-    return DatasetDict({k: v.remove_columns("__stratum") for k, v in out.items()})
-
-
-def _check_stratifiable(labels: list[str], split_cfg: DictConfig, where: str) -> None:
-    counts = Counter(labels)
-    need = 3  # one example each for train, validation and test
-    small = {label: n for label, n in counts.items() if n < need}
-    if small:
-        label, n = min(small.items(), key=lambda kv: kv[1])
-        raise DataError(
-            f"{where}: class {label!r} has {n} example(s); a stratified train/validation/test split needs at "
-            f"least {need} per class (too small: {small}). Fix: add examples, merge or drop the class "
-            "(data.label_map / data.drop_unmapped), or use data.split.policy=predefined."
-        )
-
-
-def _group_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
-    col = split_cfg.group_column
-    if col not in ds.column_names:
-        raise DataError(
-            f"data.split.policy=group needs a group column {col!r}, but {where} has columns {ds.column_names}. "
-            "Fix: set data.split.group_column to an existing column (e.g. source)."
-        )
-    groups = [str(g) for g in ds[col]]
-    if len(set(groups)) < 3:
-        raise DataError(f"A group split needs at least 3 distinct values in {col!r}; got {sorted(set(groups))}.")
-    outer = GroupShuffleSplit(n_splits=1, test_size=split_cfg.test_size, random_state=split_cfg.seed)
-    rest, test = next(outer.split(groups, groups=groups))
-    rest_groups = [groups[i] for i in rest]
-    val_share = split_cfg.validation_size / (1 - split_cfg.test_size)
-    inner = GroupShuffleSplit(n_splits=1, test_size=val_share, random_state=split_cfg.seed)
-    train, val = next(inner.split(rest_groups, groups=rest_groups))
-    return DatasetDict(
-        train=ds.select([rest[i] for i in train]), validation=ds.select([rest[i] for i in val]), test=ds.select(test)
-    )
-
-
-def _predefined(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
-    if "__split" not in ds.column_names:
-        raise DataError(
-            f"data.split.policy=predefined needs a split column {split_cfg.column!r} (or one file per split in "
-            f"data.files), but {where} has columns {ds.column_names}. Fix: set data.split.policy=random or group."
-        )
-    names = Counter(ds["__split"])
-    for needed in (split_cfg.train, split_cfg.test):
-        if needed not in names:
-            raise DataError(
-                f"{where}: split {needed!r} not found in column {split_cfg.column!r}; found {dict(names)}. "
-                "Fix: name the splits with data.split.train / data.split.test, or use data.split.policy=random."
-            )
-    index = {name: [] for name in names}
-    for i, name in enumerate(ds["__split"]):
-        index[name].append(i)
-    out = {"train": ds.select(index[split_cfg.train]), "test": ds.select(index[split_cfg.test])}
-    if split_cfg.validation in names:
-        out["validation"] = ds.select(index[split_cfg.validation])
-    else:
-        _check_stratifiable(out["train"]["label"], split_cfg, where)
-        carved = _stratified(out["train"], split_cfg.validation_size, split_cfg.seed)
-        out["train"], out["validation"] = carved["train"], carved["test"]
-    for extra in split_cfg.extra_eval:
-        if extra in names:
-            out[extra] = ds.select(index[extra])
-    return DatasetDict(out)
 
 
 def _check_train(train: Dataset, where: str) -> None:

@@ -98,3 +98,37 @@ def bootstrap_ci(
         scores[i] = f1_score(y_true[idx], y_pred[idx], labels=list(labels), average="macro", zero_division=0)
     tail = (1 - confidence) / 2 * 100
     return float(np.percentile(scores, tail)), float(np.percentile(scores, 100 - tail))
+
+
+def slice_table(ds: Any, y_pred: Sequence[str], labels: Sequence[str], slices: Sequence[str],
+                length_bins: Sequence[int]) -> Any:
+    """Macro-F1, accuracy and support per value of each slice column (``length``: word-count bins)."""
+    import pandas as pd
+
+    y_true, y_pred = np.asarray(ds["label"]), np.asarray(y_pred)
+    rows = []
+    for column in slices:
+        values = _slice_values(ds, column, length_bins)
+        for value in sorted(set(values)):
+            mask = np.asarray([v == value for v in values])
+            rows.append({
+                "slice": column, "value": value, "support": int(mask.sum()),
+                "macro_f1": float(f1_score(y_true[mask], y_pred[mask], labels=list(labels), average="macro", zero_division=0)),
+                "accuracy": float(accuracy_score(y_true[mask], y_pred[mask])),
+            })
+    return pd.DataFrame(rows, columns=["slice", "value", "support", "macro_f1", "accuracy"])
+
+
+def _slice_values(ds: Any, column: str, length_bins: Sequence[int]) -> list[str]:
+    if column == "length":
+        edges = list(length_bins)
+        names = [f"<{edges[0]}"] + [f"{a}-{b - 1}" for a, b in zip(edges, edges[1:])] + [f">={edges[-1]}"]
+        return [names[int(np.searchsorted(edges, len(t.split()), side="right"))] for t in ds["text"]]
+    if column not in ds.column_names:
+        from nlpkit.errors import DataError
+
+        raise DataError(
+            f"data.slices names {column!r}, which is not a column; columns: {ds.column_names}. "
+            "Fix: list existing columns, or 'length' for word-count bins."
+        )
+    return [str(v) for v in ds[column]]

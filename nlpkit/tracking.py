@@ -46,6 +46,24 @@ def resolve_uri(configured: str | None) -> str:
     return uri
 
 
+def job_context() -> tuple[list[str], dict[str, Any] | None]:
+    """The Hydra job's command-line overrides and, inside a multirun, the sweep's parent-run info."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+    except ImportError:  # pragma: no cover - hydra is a dependency
+        return [], None
+    if not HydraConfig.initialized():
+        return [], None
+    hydra_cfg = HydraConfig.get()
+    overrides = [str(o) for o in hydra_cfg.overrides.task]
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return overrides, None
+    from nlpkit.sweep import find_sweep
+
+    return overrides, find_sweep(Path(hydra_cfg.runtime.output_dir))
+
+
 def run_name(cfg: DictConfig) -> str:
     """``<task>/<model>/seed<seed>`` unless the config names the run."""
     if cfg.tracking.run_name:
@@ -54,16 +72,30 @@ def run_name(cfg: DictConfig) -> str:
 
 
 @contextmanager
-def start_run(cfg: DictConfig) -> Iterator[Any]:
-    """Open the job's MLflow run (or yield None when tracking is off) and always end it with a status."""
+def start_run(cfg: DictConfig, suffix: str = "") -> Iterator[Any]:
+    """Open the job's MLflow run (or yield None when tracking is off) and always end it with a status.
+
+    Inside a Hydra multirun the run becomes a child of the sweep's parent run (see nlpkit.sweep); a run
+    opened while another is active (cross-validation folds) is nested under it.
+    """
     if not cfg.tracking.enabled:
         yield None
         return
     import mlflow
 
-    mlflow.set_tracking_uri(resolve_uri(cfg.tracking.uri))
-    mlflow.set_experiment(cfg.tracking.experiment or _task(cfg))
-    run = mlflow.start_run(run_name=run_name(cfg), nested=mlflow.active_run() is not None)
+    from nlpkit.sweep import config_key
+
+    overrides, sweep = job_context()
+    tags = {"nlpkit.overrides": json.dumps(overrides), "nlpkit.config_key": config_key(overrides)}
+    nested = mlflow.active_run() is not None
+    if sweep and not nested:
+        mlflow.set_tracking_uri(sweep["tracking_uri"])
+        mlflow.set_experiment(experiment_id=sweep["experiment_id"])
+        tags["mlflow.parentRunId"] = sweep["parent_run_id"]
+    elif not nested:
+        mlflow.set_tracking_uri(resolve_uri(cfg.tracking.uri))
+        mlflow.set_experiment(cfg.tracking.experiment or _task(cfg))
+    run = mlflow.start_run(run_name=run_name(cfg) + suffix, nested=nested, tags=tags)
     try:
         yield run
     except (KeyboardInterrupt, SystemExit) as err:
@@ -76,6 +108,23 @@ def start_run(cfg: DictConfig) -> Iterator[Any]:
         raise
     else:
         mlflow.end_run("FINISHED")
+
+
+def record_failed_job(cfg: DictConfig, err: BaseException) -> None:
+    """Inside a sweep, give a job that failed before its run started a FAILED child run of its own."""
+    overrides, sweep = job_context()
+    if not sweep or not cfg.tracking.enabled:
+        return
+    from mlflow.tracking import MlflowClient
+
+    from nlpkit.sweep import config_key
+
+    client = MlflowClient(sweep["tracking_uri"])
+    run = client.create_run(sweep["experiment_id"], run_name="failed/" + config_key(overrides), tags={
+        "mlflow.parentRunId": sweep["parent_run_id"], "nlpkit.config_key": config_key(overrides),
+        "nlpkit.overrides": json.dumps(overrides), "nlpkit.error": f"{type(err).__name__}: {err}"[:5000],
+    })
+    client.set_terminated(run.info.run_id, "FAILED")
 
 
 def log_setup(cfg: DictConfig, digest: str, where: str, sizes: dict[str, int]) -> None:
@@ -103,12 +152,13 @@ def log_dataset(frame: Any, name: str, digest: str, where: str, context: str) ->
     mlflow.log_input(dataset, context=context)
 
 
-def log_results(metrics: dict[str, float], artifact_dir: Path) -> None:
+def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
     """Metrics and the files in ``artifact_dir`` (config, reports, plots, predictions)."""
     import mlflow
 
     mlflow.log_metrics(metrics)
-    mlflow.log_artifacts(str(artifact_dir))
+    if artifact_dir is not None:
+        mlflow.log_artifacts(str(artifact_dir))
 
 
 def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...] = ()) -> str:

@@ -4,6 +4,8 @@ thin ``nlpkit-train`` Hydra wrapper, which returns the validation macro-F1 for s
 
 from __future__ import annotations
 
+import logging
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -12,15 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from datasets import DatasetDict, concatenate_datasets
 from omegaconf import DictConfig, OmegaConf
 
 import nlpkit
 from nlpkit import tracking
 from nlpkit.config import config_dir, validate
 from nlpkit.data import dataset_digest, load_data, model_inputs
-from nlpkit.evaluate import PRIMARY_METRIC, evaluate, prefixed, write_artifacts
+from nlpkit.errors import ConfigError
+from nlpkit.evaluate import PRIMARY_METRIC, evaluate, prefixed, slice_table, write_artifacts
 from nlpkit.models import build_model, family_of
 from nlpkit.predict import Predictor
+from nlpkit.splits import cv_folds
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,47 +51,88 @@ class TrainResult:
 
 
 def train(cfg: DictConfig) -> TrainResult:
-    """Load data, fit the configured model, evaluate every split, log the run and save the predictor."""
+    """Load data, fit the configured model, evaluate every split, log the run and save the predictor.
+
+    With ``cv.folds >= 2`` this runs cross-validation instead (see ``cross_validate``).
+    """
     cfg = validate(cfg)
-    out = _output_dir(cfg)
+    if cfg.cv.folds >= 2:
+        return cross_validate(cfg)
     with tracking.start_run(cfg) as run:
+        report: dict[str, float] = {}
+        splits = load_data(cfg.data, cfg.task, report)
+        return fit_and_evaluate(cfg, splits, _output_dir(cfg), run, report)
+
+
+def cross_validate(cfg: DictConfig) -> TrainResult:
+    """Seeded stratified (or grouped) k-fold over train + validation: one child run per fold, the fold
+    mean/sd/CI on the parent run; the test splits are evaluated by every fold's model."""
+    out = _output_dir(cfg)
+    with tracking.start_run(cfg, suffix=f"/cv{cfg.cv.folds}") as parent:
         splits = load_data(cfg.data, cfg.task)
-        digest = dataset_digest(_whole(splits))
-        sizes = {name: len(part) for name, part in splits.items()}
-        if run is not None:
-            tracking.log_setup(cfg, digest, cfg.data.name, sizes)
-        model = build_model(cfg.model, cfg.seed)
-        start = time.perf_counter()
-        model.fit(model_inputs(splits["train"]), list(splits["train"]["label"]))
-        fit_seconds = time.perf_counter() - start
-        metrics = {"train/fit_seconds": fit_seconds}
-        predictor = Predictor(model, _metadata(cfg, {}, digest))
-        for name, part in splits.items():
-            if name == "train":
-                continue
-            proba = predictor.predict_proba(model_inputs(part))
-            y_pred = [predictor.labels[i] for i in proba.argmax(axis=1)]
-            metrics.update(prefixed(name, evaluate(list(part["label"]), y_pred, predictor.labels)))
-            write_artifacts(out, name, part, y_pred, proba, predictor.labels)
-        predictor.metadata = _metadata(cfg, metrics, digest)
-        predictor_dir = predictor.save(out / "predictor")
-        (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-        result = TrainResult(metrics, predictor, predictor_dir, out, sizes=sizes, fit_seconds=fit_seconds)
-        if run is not None:
-            tracking.log_results(metrics, out)
-            if cfg.tracking.log_model:
-                result.model_uri = tracking.log_predictor(
-                    predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements
-                )
-            result.run_id, result.tracking_uri = run.info.run_id, tracking.resolve_uri(cfg.tracking.uri)
+        pool = concatenate_datasets([splits["train"], splits["validation"]])
+        results = []
+        for k, (train_idx, val_idx) in enumerate(cv_folds(pool, cfg.cv.folds, cfg.data.split.seed, cfg.cv.group_column)):
+            fold = DatasetDict({**splits, "train": pool.select(train_idx), "validation": pool.select(val_idx)})
+            with tracking.start_run(cfg, suffix=f"/fold{k}") as child:
+                results.append(fit_and_evaluate(cfg, fold, out / f"fold{k}", child, {"cv.fold": float(k)}))
+        means = {key: sum(r.metrics[key] for r in results) / len(results) for key in results[0].metrics}
+        if parent is not None:
+            from nlpkit.sweep import log_aggregate
+
+            tracking.log_results(means, None)
+            log_aggregate(tracking.resolve_uri(cfg.tracking.uri), parent.info.run_id)
+        last = results[-1]
+        return TrainResult(means, last.predictor, last.predictor_dir, out, parent.info.run_id if parent else None,
+                           last.tracking_uri, None, last.sizes, sum(r.fit_seconds for r in results))
+
+
+def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, report: dict[str, float]) -> TrainResult:
+    """Fit on ``splits['train']``, evaluate the other splits, write artifacts, log the run."""
+    digest = dataset_digest(concatenate_datasets(list(splits.values())))
+    sizes = {name: len(part) for name, part in splits.items()}
+    if run is not None:
+        tracking.log_setup(cfg, digest, cfg.data.name, sizes)
+    model = build_model(cfg.model, cfg.seed)
+    start = time.perf_counter()
+    model.fit(model_inputs(splits["train"]), list(splits["train"]["label"]))
+    fit_seconds = time.perf_counter() - start
+    metrics = {"train/fit_seconds": fit_seconds, **{f"data/{k}": v for k, v in report.items()}}
+    metrics.update({f"train/{k}": float(v) for k, v in getattr(model, "fit_report_", {}).items()})
+    predictor = Predictor(model, _metadata(cfg, {}, digest))
+    for name, part in splits.items():
+        if name != "train":
+            metrics.update(_evaluate_split(cfg, predictor, name, part, out))
+    predictor.metadata = _metadata(cfg, metrics, digest)
+    predictor_dir = predictor.save(out / "predictor")
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    result = TrainResult(metrics, predictor, predictor_dir, out, sizes=sizes, fit_seconds=fit_seconds)
+    if run is not None:
+        tracking.log_results(metrics, out)
+        if cfg.tracking.log_model:
+            result.model_uri = tracking.log_predictor(
+                predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements
+            )
+        result.run_id, result.tracking_uri = run.info.run_id, tracking.resolve_uri(cfg.tracking.uri)
     return result
+
+
+def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any, out: Path) -> dict[str, float]:
+    proba = predictor.predict_proba(model_inputs(part))
+    y_pred = [predictor.labels[i] for i in proba.argmax(axis=1)]
+    write_artifacts(out, name, part, y_pred, proba, predictor.labels)
+    if cfg.data.slices:
+        table = slice_table(part, y_pred, predictor.labels, list(cfg.data.slices), list(cfg.data.length_bins))
+        (out / "slices").mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "slices" / f"{name}.csv", index=False)
+    return prefixed(name, evaluate(list(part["label"]), y_pred, predictor.labels))
 
 
 def format_results(result: TrainResult) -> str:
     """A plain-text results table plus where the run and the model are."""
     meta = result.predictor.metadata
     splits = [s for s in ("validation", "test", "test_ood") if f"{s}/macro_f1" in result.metrics]
-    splits += sorted({k.split("/")[0] for k in result.metrics} - set(splits) - {"train"})
+    splits += sorted({k.split("/")[0] for k in result.metrics if k.endswith("/macro_f1")} - set(splits))
     lines = [f"nlpkit {nlpkit.__version__} | task={meta['task']} model={meta['model_kind']} seed={meta['seed']}", ""]
     lines.append(f"{'split':<12}{'n':>6}{'accuracy':>10}{'macro_f1':>10}")
     for s in splits:
@@ -116,12 +164,6 @@ def _metadata(cfg: DictConfig, metrics: dict[str, float], digest: str) -> dict[s
     }
 
 
-def _whole(splits: Any) -> Any:
-    from datasets import concatenate_datasets
-
-    return concatenate_datasets(list(splits.values()))
-
-
 def _output_dir(cfg: DictConfig) -> Path:
     if cfg.output_dir:
         return Path(cfg.output_dir).resolve()
@@ -134,7 +176,20 @@ def _output_dir(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def _hydra_main(cfg: DictConfig) -> float:
-    result = train(cfg)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        result = train(cfg)
+    except Exception as err:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        # In a sweep one crashed job must not abort the others: its run is FAILED (a config error, raised
+        # before the run starts, gets a FAILED run of its own) and the sweep's aggregate counts it.
+        if isinstance(err, ConfigError):
+            tracking.record_failed_job(cfg, err)
+        log.exception("job failed; its MLflow run is marked FAILED and the sweep continues")
+        return math.nan
     print(format_results(result), flush=True)
     return result.primary
 

@@ -60,9 +60,13 @@ def test_multirun_over_models_and_seeds_gives_one_run_per_job(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("escalation").experiment_id])
-    names = sorted(r.info.run_name for r in runs)
-    assert names == ["escalation/tfidf_logreg/seed0", "escalation/tfidf_logreg/seed1",
-                     "escalation/tfidf_svm/seed0", "escalation/tfidf_svm/seed1"]
+    parents = [r for r in runs if r.data.tags.get("nlpkit.sweep") == "true"]
+    children = [r for r in runs if r not in parents]
+    assert len(parents) == 1
+    assert sorted(r.info.run_name for r in children) == [
+        "escalation/tfidf_logreg/seed0", "escalation/tfidf_logreg/seed1",
+        "escalation/tfidf_svm/seed0", "escalation/tfidf_svm/seed1"]
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children)
     assert all(r.info.status == "FINISHED" for r in runs)
 
 

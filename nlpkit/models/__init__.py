@@ -14,7 +14,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig
 
 from nlpkit.errors import ConfigError
-from nlpkit.models import tfidf_io
+from nlpkit.models import tfidf_io, transformer_io
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,25 @@ def _tfidf(classifier: str) -> Callable[[DictConfig, int], Any]:
     return build
 
 
+def _encoder(family: str) -> Callable[[DictConfig, int], Any]:
+    def build(cfg: DictConfig, seed: int) -> Any:
+        from nlpkit.models.embed import EmbedLogregClassifier
+        from nlpkit.models.finetune import FinetuneClassifier
+
+        params = {k: getattr(v, "value", v) for k, v in cfg.items() if k != "kind"}  # Enums as plain strings
+        estimator = EmbedLogregClassifier if family == "embed_logreg" else FinetuneClassifier
+        return estimator(random_state=seed, **params)
+
+    return build
+
+
 TFIDF = Family("tfidf", save=tfidf_io.save, load=tfidf_io.load)
+ENCODER = Family("encoder", save=transformer_io.save, load=transformer_io.load, requirements=transformer_io.REQUIREMENTS)
 REGISTRY: dict[str, tuple[Family, Callable[[DictConfig, int], Any]]] = {
     "tfidf_logreg.v1": (TFIDF, _tfidf("logreg")),
     "tfidf_svm.v1": (TFIDF, _tfidf("svm")),
+    "embed_logreg.v1": (ENCODER, _encoder("embed_logreg")),
+    "finetune.v1": (ENCODER, _encoder("finetune")),
 }
 
 

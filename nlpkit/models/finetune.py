@@ -1,0 +1,132 @@
+"""``finetune``: fine-tune a pretrained encoder for sequence classification (a short plain PyTorch loop).
+
+AdamW with linear warm-up and decay, optional class weights, early stopping on validation macro-F1 (a
+stratified hold-out of the training set, or ``fit(X, y, validation=(X_val, y_val))``) with the best epoch's
+weights restored, a tqdm progress bar, and the training curve in ``history_`` (logged to the active MLflow
+run with ``step=epoch``). With ``long_text=chunks`` the loss is taken on the document's pooled logits, the
+same pooling that prediction uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from nlpkit.errors import ConfigError
+from nlpkit.models import encoders, long_text
+from nlpkit.models.encoder_base import EncoderClassifier, softmax
+from nlpkit.models.finetune_loop import Loop, holdout
+
+
+class FinetuneClassifier(EncoderClassifier):
+    """A fine-tuned encoder with a classification head (sklearn estimator contract).
+
+    ``fit(X, y, validation=None)`` takes texts, or (target, text) pairs for stance (sentence pairs).
+    """
+
+    OUTPUT = "logits"
+
+    def __init__(
+        self,
+        *,
+        encoder: str = encoders.DEFAULT_ENCODER,
+        max_length: int = 128,
+        batch_size: int = 16,
+        long_text: str = "head",
+        head_share: float = 0.25,
+        chunk_pooling: str = "mean",
+        chunk_stride: int = 32,
+        max_chunks: int = 8,
+        progress: bool = True,
+        epochs: int = 6,
+        learning_rate: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        patience: int = 2,
+        validation_fraction: float = 0.1,
+        class_weight: str | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.encoder = encoder
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.long_text = long_text
+        self.head_share = head_share
+        self.chunk_pooling = chunk_pooling
+        self.chunk_stride = chunk_stride
+        self.max_chunks = max_chunks
+        self.progress = progress
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        checks = [
+            ("learning_rate", self.learning_rate > 0, "a float > 0", "5e-5"),
+            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an int >= 1", "6"),
+            ("weight_decay", self.weight_decay >= 0, "a float >= 0", "0.01"),
+            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "a float in [0, 1)", "0.1"),
+            ("patience", self.patience >= 1, "an int >= 1", "2"),
+            ("validation_fraction", 0 <= self.validation_fraction < 0.5, "a float in [0, 0.5)", "0.1"),
+            ("class_weight", self.class_weight in (None, "balanced"), "null or 'balanced'", "balanced"),
+        ]
+        for name, ok, expected, example in checks:
+            if not ok:
+                raise ConfigError(
+                    f"model.{name} must be {expected}; got {getattr(self, name)!r}. Fix: e.g. model.{name}={example}."
+                )
+
+    def _fit(
+        self, items: list[Any], encoded: long_text.Encoded, y: np.ndarray, local: bool,
+        validation: tuple[Any, Any] | None = None,
+    ) -> None:
+        labels = np.searchsorted(self.classes_, y)
+        train_idx, val_items, val_labels = self._validation(items, labels, validation)
+        self.model_ = encoders.load_encoder(self.encoder_source_, local, num_labels=len(self.classes_))
+        self.model_.config.id2label = {i: str(c) for i, c in enumerate(self.classes_)}
+        self.model_.config.label2id = {str(c): i for i, c in enumerate(self.classes_)}
+        self.runner_ = encoders.torch_runner(self.model_, encoders.input_names(self.tokenizer_), self.OUTPUT)
+        train_enc = encoded if train_idx is None else self._encode([items[i] for i in train_idx])
+        train_labels = labels if train_idx is None else labels[train_idx]
+        val_enc = self._encode(val_items) if val_items else None
+        loop = Loop(self, train_enc, train_labels, val_enc, val_labels)
+        self.history_ = loop.run()
+        self.model_.eval()
+        self.fit_report_.update(loop.report())
+
+    def _validation(
+        self, items: list[Any], labels: np.ndarray, validation: tuple[Any, Any] | None
+    ) -> tuple[np.ndarray | None, list[Any], np.ndarray | None]:
+        """(training indices or None for all, validation items, validation label indices)."""
+        if validation is not None:
+            from nlpkit.models.base import check_texts
+
+            X_val, y_val = validation
+            known = set(self.classes_.tolist())
+            unknown = sorted({str(v) for v in y_val} - {str(k) for k in known})
+            if unknown:
+                raise ConfigError(f"validation labels {unknown} are not among the training classes {sorted(known)}.")
+            return None, check_texts(X_val, pairs=self.pairs_), np.searchsorted(self.classes_, np.asarray(y_val))
+        split = holdout(labels, self.validation_fraction, self.random_state)
+        if split is None:
+            return None, [], None
+        train_idx, val_idx = split
+        return train_idx, [items[i] for i in val_idx], labels[val_idx]
+
+    def _proba_from_pooled(self, pooled: np.ndarray) -> np.ndarray:
+        return softmax(pooled)
+
+    def validation_scores(self, encoded: long_text.Encoded, labels: np.ndarray) -> tuple[float, float]:
+        """(macro-F1, mean cross-entropy) of the current weights on encoded validation documents."""
+        proba = softmax(self._pooled(encoded))
+        loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(labels)), labels], 1e-12, None))))
+        f1 = f1_score(labels, proba.argmax(axis=1), average="macro", labels=np.arange(len(self.classes_)))
+        return float(f1), loss

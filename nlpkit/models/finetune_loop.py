@@ -1,0 +1,201 @@
+"""The fine-tuning loop: epochs of AdamW steps over document batches, validation, early stopping, the curve.
+
+Batches hold whole documents (all their windows), so the loss is computed on each document's pooled logits
+exactly as prediction pools them. The best epoch's weights (by validation macro-F1) are restored at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from nlpkit.models import long_text
+
+log = logging.getLogger(__name__)
+
+
+def holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A stratified (train, validation) index split, or None when ``fraction`` is 0 or the data too small."""
+    if fraction <= 0:
+        return None
+    counts = np.bincount(labels)
+    n_val = int(round(fraction * len(labels)))
+    if counts[counts > 0].min() < 2 or n_val < len(counts[counts > 0]) or len(labels) - n_val < len(counts):
+        log.warning(
+            "finetune: %d examples are too few for a stratified %.0f%% validation hold-out (a class has %d); "
+            "training every epoch without early stopping.", len(labels), 100 * fraction, counts[counts > 0].min(),
+        )
+        return None
+    from sklearn.model_selection import train_test_split
+
+    train_idx, val_idx = train_test_split(np.arange(len(labels)), test_size=n_val, stratify=labels, random_state=seed)
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+class Loop:
+    """One fine-tuning run of ``clf.model_`` on encoded training documents."""
+
+    def __init__(self, clf: Any, train: long_text.Encoded, labels: np.ndarray,
+                 val: long_text.Encoded | None, val_labels: np.ndarray | None) -> None:
+        import torch
+
+        self.clf, self.train, self.labels, self.val, self.val_labels = clf, train, labels, val, val_labels
+        self.windows = _windows_by_doc(train)
+        self.generator = torch.Generator().manual_seed(clf.random_state)
+        self.history: list[dict[str, float]] = []
+        self.best_epoch, self.best_f1, self.best_state = 0, -1.0, None
+
+    def run(self) -> list[dict[str, float]]:
+        """Train up to ``epochs`` epochs; stop after ``patience`` epochs without a better validation F1."""
+        optimizer, scheduler = self._optimizer()
+        loss_fn = self._loss()
+        bar = self._bar()
+        for epoch in range(1, self.clf.epochs + 1):
+            start = time.perf_counter()
+            train_loss = self._epoch(optimizer, scheduler, loss_fn, bar)
+            row = {"epoch": float(epoch), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start}
+            if self.val is not None:
+                row["validation_macro_f1"], row["validation_loss"] = self.clf.validation_scores(self.val, self.val_labels)
+            self._record(row, bar)
+            if self._should_stop(epoch, row):
+                break
+        if bar is not None:
+            bar.close()
+        if self.best_state is not None:
+            self.clf.model_.load_state_dict(self.best_state)
+        return self.history
+
+    def report(self) -> dict[str, float]:
+        """Summary for ``fit_report_``: epochs run, best epoch and its validation macro-F1, validation size."""
+        out = {"train/epochs_run": float(len(self.history)), "train/final_loss": self.history[-1]["train_loss"]}
+        if self.val is not None:
+            out.update({"train/best_epoch": float(self.best_epoch), "train/best_validation_macro_f1": self.best_f1,
+                        "train/validation_size": float(self.val.n_docs)})
+        return out
+
+    # -- steps -----------------------------------------------------------------------------------------
+    def _epoch(self, optimizer: Any, scheduler: Any, loss_fn: Any, bar: Any) -> float:
+        import torch
+
+        model = self.clf.model_
+        model.train()
+        total, seen = 0.0, 0
+        for docs in self._doc_batches():
+            logits = self._doc_logits(docs)
+            loss = loss_fn(logits, torch.as_tensor(self.labels[docs], dtype=torch.long))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            total, seen = total + float(loss.detach()) * len(docs), seen + len(docs)
+            if bar is not None:
+                bar.update(1)
+        model.eval()
+        return total / max(seen, 1)
+
+    def _doc_logits(self, docs: np.ndarray) -> Any:
+        """Logits per document: its windows' logits pooled by ``chunk_pooling`` (one window: as is)."""
+        import torch
+
+        rows = [w for d in docs for w in self.windows[d]]
+        owner = torch.as_tensor([i for i, d in enumerate(docs) for _ in self.windows[d]], dtype=torch.long)
+        batch = long_text.pad([self.train.ids[r] for r in rows], [self.train.types[r] for r in rows],
+                              self.clf.tokenizer_.pad_token_id or 0)
+        names = [n for n in batch if n in set(self._input_names())]
+        logits = self.clf.model_(**{n: torch.from_numpy(batch[n]) for n in names}).logits
+        if len(rows) == len(docs):
+            return logits
+        how = "amax" if self.clf._pooling() == "max" else "mean"
+        out = torch.zeros(len(docs), logits.shape[1], dtype=logits.dtype)
+        return out.scatter_reduce(0, owner[:, None].expand_as(logits), logits, how, include_self=False)
+
+    def _doc_batches(self) -> list[np.ndarray]:
+        """Shuffled documents grouped so that each batch holds about ``batch_size`` windows."""
+        import torch
+
+        order = torch.randperm(len(self.windows), generator=self.generator).numpy()
+        batches, current, size = [], [], 0
+        for d in order:
+            current.append(d)
+            size += len(self.windows[d])
+            if size >= self.clf.batch_size:
+                batches.append(np.asarray(current))
+                current, size = [], 0
+        if current:
+            batches.append(np.asarray(current))
+        return batches
+
+    def _optimizer(self) -> tuple[Any, Any]:
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        decay, no_decay = [], []
+        for name, param in self.clf.model_.named_parameters():
+            (no_decay if param.ndim < 2 else decay).append(param)  # no decay on biases and LayerNorm weights
+        groups = [{"params": decay, "weight_decay": self.clf.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=self.clf.learning_rate)
+        steps = self._steps_per_epoch() * self.clf.epochs
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.clf.warmup_ratio * steps), steps)
+        return optimizer, scheduler
+
+    def _loss(self) -> Any:
+        import torch
+
+        if self.clf.class_weight != "balanced":
+            return torch.nn.CrossEntropyLoss()
+        counts = np.bincount(self.labels, minlength=len(self.clf.classes_)).astype(np.float64)
+        weights = len(self.labels) / (len(counts) * np.maximum(counts, 1))
+        return torch.nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32))
+
+    def _steps_per_epoch(self) -> int:
+        return max(1, -(-len(self.train.ids) // self.clf.batch_size))
+
+    def _input_names(self) -> list[str]:
+        from nlpkit.models.encoders import input_names
+
+        return input_names(self.clf.tokenizer_)
+
+    def _bar(self) -> Any:
+        if not self.clf.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self._steps_per_epoch() * self.clf.epochs, desc="fine-tuning", unit="step", leave=False)
+
+    def _record(self, row: dict[str, float], bar: Any) -> None:
+        self.history.append(row)
+        if bar is not None:
+            bar.set_postfix({k: round(v, 3) for k, v in row.items() if k != "epoch"})
+        _log_curve(row)
+
+    def _should_stop(self, epoch: int, row: dict[str, float]) -> bool:
+        if "validation_macro_f1" not in row:
+            return False
+        if row["validation_macro_f1"] > self.best_f1:
+            self.best_epoch, self.best_f1 = epoch, row["validation_macro_f1"]
+            self.best_state = {k: v.detach().clone() for k, v in self.clf.model_.state_dict().items()}
+            return False
+        return epoch - self.best_epoch >= self.clf.patience
+
+
+def _windows_by_doc(encoded: long_text.Encoded) -> list[list[int]]:
+    windows: list[list[int]] = [[] for _ in range(encoded.n_docs)]
+    for w, d in enumerate(encoded.doc):
+        windows[d].append(w)
+    return windows
+
+
+def _log_curve(row: dict[str, float]) -> None:
+    """Log one epoch of the training curve into the active MLflow run, if any (``curve/<name>``, step=epoch)."""
+    try:
+        import mlflow
+    except ImportError:  # pragma: no cover - mlflow is a dependency of nlpkit
+        return
+    if mlflow.active_run() is None:
+        return
+    step = int(row["epoch"])
+    mlflow.log_metrics({f"curve/{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)

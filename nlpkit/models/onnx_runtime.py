@@ -1,0 +1,107 @@
+"""ONNX Runtime inference for the encoder families: export, fuse, optionally quantise, run.
+
+``torch.onnx.export`` (TorchScript exporter) traces the eager-attention encoder; the ONNX Runtime transformer
+optimizer fuses its attention, LayerNorm and GELU subgraphs; ``quantize_dynamic`` makes an int8 variant. The
+exported graph ends with the family's output (mean-pooled embedding or logits), so the runner is a drop-in
+replacement for the PyTorch one.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpkit.errors import ConfigError
+from nlpkit.models.encoders import INSTALL_HINT, Runner, mean_pool
+
+log = logging.getLogger(__name__)
+OPSET = 17
+FUSABLE = ("bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "deberta-v2")
+
+
+def onnx_runner(model: Any, names: list[str], output: str, directory: Path, quantize: bool = False) -> Runner:
+    """Export ``model`` (once, cached in ``directory``) and return a runner over an ONNX Runtime session."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError(f'runtime="onnx" needs onnxruntime and onnx. {INSTALL_HINT}') from None
+    path = prepare(model, names, output, directory, quantize)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    wanted = [i.name for i in session.get_inputs()]
+
+    def run(batch: dict[str, np.ndarray]) -> np.ndarray:
+        return session.run(None, {n: batch[n] for n in wanted})[0].astype(np.float32)
+
+    return run
+
+
+def prepare(model: Any, names: list[str], output: str, directory: Path, quantize: bool) -> Path:
+    """The path of the (optimised, maybe quantised) ONNX graph in ``directory``, exporting it if needed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    raw, fused = directory / f"{output}.onnx", directory / f"{output}.opt.onnx"
+    final = directory / f"{output}.opt.int8.onnx" if quantize else fused
+    if final.is_file():
+        return final
+    if not raw.is_file():
+        export(model, names, output, raw)
+    if not fused.is_file():
+        optimise(model, raw, fused)
+    if quantize:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        # The fused graph holds com.microsoft ops that ONNX shape inference cannot type: say they are float.
+        quantize_dynamic(str(fused), str(final), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    return final
+
+
+def export(model: Any, names: list[str], output: str, path: Path) -> None:
+    """Trace ``model`` into an ONNX graph with dynamic batch and sequence axes."""
+    import torch
+
+    wrapper = _wrapper(model, names, output).eval()
+    example = tuple((torch.zeros if n == "token_type_ids" else torch.ones)((2, 8), dtype=torch.long) for n in names)
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {output: {0: "batch"}}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer and deprecation warnings about the TorchScript exporter
+        torch.onnx.export(wrapper, example, str(path), dynamo=False, input_names=names, output_names=[output],
+                          dynamic_axes=axes, opset_version=OPSET)
+    model.eval()  # the exporter restores the wrapper's (training) mode recursively
+
+
+def optimise(model: Any, raw: Path, fused: Path) -> None:
+    """Fuse attention/LayerNorm/GELU with the ONNX Runtime transformer optimizer (falls back to the raw graph)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = model.config
+    model_type = config.model_type if config.model_type in FUSABLE else "bert"
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
+    optimised = optimize_model(str(raw), model_type=model_type, num_heads=config.num_attention_heads,
+                               hidden_size=config.hidden_size)
+    fusions = {k: v for k, v in optimised.get_fused_operator_statistics().items() if v}
+    log.info("ONNX Runtime optimizer fused: %s", fusions)
+    optimised.save_model_to_file(str(fused))
+
+
+def _wrapper(model: Any, names: list[str], output: str) -> Any:
+    """A torch module taking positional inputs (in ``names`` order) and returning the family's output."""
+    import torch
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: Any) -> Any:
+            kwargs = dict(zip(names, inputs))
+            out = self.model(**kwargs)
+            return out.logits if output == "logits" else mean_pool(out.last_hidden_state, kwargs["attention_mask"])
+
+    return Wrapper()

@@ -1,0 +1,171 @@
+"""Split policies: predefined, stratified random, grouped, by time; near-duplicate removal; CV folds.
+
+Rows whose split column names one of ``extra_eval`` (e.g. ``test_ood``) stay out of the pool that the
+random, group and time policies divide, and are evaluated as they are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterator
+
+import numpy as np
+from datasets import ClassLabel, Dataset, DatasetDict
+from omegaconf import DictConfig
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
+
+from nlpkit.config import SplitPolicy
+from nlpkit.errors import DataError
+
+
+def split_dataset(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
+    """Split ``ds`` by the configured policy into train/validation/test (+ extra evaluation splits)."""
+    policy = split_cfg.policy if isinstance(split_cfg.policy, SplitPolicy) else SplitPolicy(split_cfg.policy)
+    if policy is SplitPolicy.predefined:
+        return _predefined(ds, split_cfg, where)
+    pool, extras = _hold_out_extras(ds, split_cfg)
+    if policy is SplitPolicy.group:
+        out = _group_split(pool, split_cfg, where)
+    elif policy is SplitPolicy.time:
+        out = _time_split(pool, split_cfg, where)
+    else:
+        _check_stratifiable(pool["label"], split_cfg, where)
+        rest_test = _stratified(pool, split_cfg.test_size, split_cfg.seed)
+        val_share = split_cfg.validation_size / (1 - split_cfg.test_size)
+        train_val = _stratified(rest_test["train"], val_share, split_cfg.seed)
+        out = DatasetDict(train=train_val["train"], validation=train_val["test"], test=rest_test["test"])
+    out.update(extras)
+    return out
+
+
+def _hold_out_extras(ds: Dataset, split_cfg: DictConfig) -> tuple[Dataset, dict[str, Dataset]]:
+    if "__split" not in ds.column_names or not split_cfg.extra_eval:
+        return ds, {}
+    names = list(ds["__split"])
+    extras = {e: ds.select([i for i, n in enumerate(names) if n == e]) for e in split_cfg.extra_eval if e in names}
+    pool = ds.select([i for i, n in enumerate(names) if n not in extras])
+    return pool, extras
+
+
+def _time_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
+    col = split_cfg.date_column
+    if col not in ds.column_names:
+        raise DataError(
+            f"data.split.policy=time needs a date column {col!r}, but {where} has columns {ds.column_names}. "
+            "Fix: set data.split.date_column (ISO dates sort correctly as text)."
+        )
+    order = np.argsort(np.asarray([str(d) for d in ds[col]]), kind="stable")
+    n_test = int(round(len(order) * split_cfg.test_size))
+    n_val = int(round(len(order) * split_cfg.validation_size))
+    n_train = len(order) - n_test - n_val
+    return DatasetDict(train=ds.select(order[:n_train]), validation=ds.select(order[n_train:n_train + n_val]),
+                       test=ds.select(order[n_train + n_val:]))
+
+
+def _stratified(ds: Dataset, size: float, seed: int) -> DatasetDict:
+    names = sorted(set(ds["label"]))
+    tmp = ds.add_column("__stratum", [names.index(l) for l in ds["label"]])
+    tmp = tmp.cast_column("__stratum", ClassLabel(names=names))
+    out = tmp.train_test_split(test_size=size, stratify_by_column="__stratum", seed=seed)
+    return DatasetDict({k: v.remove_columns("__stratum") for k, v in out.items()})
+
+
+def _check_stratifiable(labels: list[str], split_cfg: DictConfig, where: str) -> None:
+    counts = Counter(labels)
+    need = 3  # one example each for train, validation and test
+    small = {label: n for label, n in counts.items() if n < need}
+    if small:
+        label, n = min(small.items(), key=lambda kv: kv[1])
+        raise DataError(
+            f"{where}: class {label!r} has {n} example(s); a stratified train/validation/test split needs at "
+            f"least {need} per class (too small: {small}). Fix: add examples, merge or drop the class "
+            "(data.label_map / data.drop_unmapped), or use data.split.policy=predefined."
+        )
+
+
+def _group_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
+    col = split_cfg.group_column
+    if col not in ds.column_names:
+        raise DataError(
+            f"data.split.policy=group needs a group column {col!r}, but {where} has columns {ds.column_names}. "
+            "Fix: set data.split.group_column to an existing column (e.g. source)."
+        )
+    groups = [str(g) for g in ds[col]]
+    if len(set(groups)) < 3:
+        raise DataError(f"A group split needs at least 3 distinct values in {col!r}; got {sorted(set(groups))}.")
+    outer = GroupShuffleSplit(n_splits=1, test_size=split_cfg.test_size, random_state=split_cfg.seed)
+    rest, test = next(outer.split(groups, groups=groups))
+    rest_groups = [groups[i] for i in rest]
+    val_share = split_cfg.validation_size / (1 - split_cfg.test_size)
+    inner = GroupShuffleSplit(n_splits=1, test_size=val_share, random_state=split_cfg.seed)
+    train, val = next(inner.split(rest_groups, groups=rest_groups))
+    return DatasetDict(
+        train=ds.select([rest[i] for i in train]), validation=ds.select([rest[i] for i in val]), test=ds.select(test)
+    )
+
+
+def _predefined(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
+    if "__split" not in ds.column_names:
+        raise DataError(
+            f"data.split.policy=predefined needs a split column {split_cfg.column!r} (or one file per split in "
+            f"data.files), but {where} has columns {ds.column_names}. Fix: set data.split.policy=random or group."
+        )
+    names = Counter(ds["__split"])
+    for needed in (split_cfg.train, split_cfg.test):
+        if needed not in names:
+            raise DataError(
+                f"{where}: split {needed!r} not found in column {split_cfg.column!r}; found {dict(names)}. "
+                "Fix: name the splits with data.split.train / data.split.test, or use data.split.policy=random."
+            )
+    index = {name: [] for name in names}
+    for i, name in enumerate(ds["__split"]):
+        index[name].append(i)
+    out = {"train": ds.select(index[split_cfg.train]), "test": ds.select(index[split_cfg.test])}
+    if split_cfg.validation in names:
+        out["validation"] = ds.select(index[split_cfg.validation])
+    else:
+        _check_stratifiable(out["train"]["label"], split_cfg, where)
+        carved = _stratified(out["train"], split_cfg.validation_size, split_cfg.seed)
+        out["train"], out["validation"] = carved["train"], carved["test"]
+    for extra in split_cfg.extra_eval:
+        if extra in names:
+            out[extra] = ds.select(index[extra])
+    return DatasetDict(out)
+
+
+def remove_near_duplicates(splits: DatasetDict, threshold: float) -> tuple[DatasetDict, int]:
+    """Drop every non-training document whose TF-IDF cosine similarity to a training document exceeds
+    ``threshold``; return the cleaned splits and how many documents were removed."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(splits["train"]["text"])
+    train = vectorizer.transform(splits["train"]["text"])
+    out, removed = {"train": splits["train"]}, 0
+    for name, part in splits.items():
+        if name == "train":
+            continue
+        best = (vectorizer.transform(part["text"]) @ train.T).max(axis=1).toarray().ravel()
+        keep = [i for i, s in enumerate(best) if s <= threshold]
+        removed += len(part) - len(keep)
+        out[name] = part.select(keep)
+    return DatasetDict(out), removed
+
+
+def cv_folds(pool: Dataset, folds: int, seed: int, group_column: str | None) -> Iterator[tuple[list[int], list[int]]]:
+    """Seeded stratified (or stratified grouped) k-fold indices over ``pool``."""
+    labels = list(pool["label"])
+    smallest = min(Counter(labels).values())
+    if smallest < folds:
+        raise DataError(
+            f"cv.folds={folds} needs at least {folds} examples per class; the smallest class has {smallest}. "
+            "Fix: use fewer folds."
+        )
+    if group_column:
+        if group_column not in pool.column_names:
+            raise DataError(f"cv.group_column={group_column!r} is not a column; columns: {pool.column_names}.")
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        split = splitter.split(np.zeros(len(labels)), labels, groups=list(pool[group_column]))
+    else:
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
+    for train_idx, val_idx in split:
+        yield train_idx.tolist(), val_idx.tolist()
