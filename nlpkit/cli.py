@@ -38,7 +38,54 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print one JSON object per input")
     predict.add_argument("--batch-size", type=int, default=64)
     predict.set_defaults(func=_predict)
+
+    compare = sub.add_parser("compare", help="compare two runs (paired) or two seed groups of a sweep")
+    compare.add_argument("a", help="run id, or with --sweep: overrides selecting a configuration (e.g. 'model=tfidf_logreg')")
+    compare.add_argument("b", help="run id, or with --sweep: overrides selecting the other configuration")
+    compare.add_argument("--sweep", help="parent run id of a sweep: compare seed groups inside it")
+    compare.add_argument("--split", default="test", help="split whose predictions are compared (default: test)")
+    compare.add_argument("--log", action="store_true", help="also record the comparison as an MLflow run")
+    compare.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
+    compare.set_defaults(func=_compare)
+
+    report = sub.add_parser("report", help="print a sweep's per-configuration aggregate table from MLflow")
+    report.add_argument("parent", help="the sweep's parent run id")
+    report.add_argument("--metrics", nargs="+", default=["test/macro_f1", "test/accuracy"])
+    report.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
+    report.set_defaults(func=_report)
     return parser
+
+
+def _client(uri: str | None) -> object:
+    from mlflow.tracking import MlflowClient
+
+    from nlpkit.tracking import resolve_uri
+
+    return MlflowClient(resolve_uri(uri))
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from nlpkit import compare
+
+    client = _client(args.tracking_uri)
+    if args.sweep:
+        result = compare.compare_groups(client, args.sweep, args.a, args.b, metric=f"{args.split}/macro_f1")
+        experiment_id = client.get_run(args.sweep).info.experiment_id
+    else:
+        result = compare.compare_runs(client, args.a, args.b, args.split)
+        experiment_id = client.get_run(args.a).info.experiment_id
+    print(compare.format_comparison(result))
+    if args.log:
+        print(f"logged as MLflow run {compare.log_comparison(client, experiment_id, result)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from nlpkit.sweep import aggregate, markdown_table
+
+    keys = tuple(args.metrics)
+    print(markdown_table(aggregate(_client(args.tracking_uri), args.parent, keys), keys), end="")
+    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ created here from the worker's results. Everything goes through ``MlflowClient``
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
@@ -19,11 +20,13 @@ PARENT_TAG = "mlflow.parentRunId"
 class BenchmarkLog:
     """Runs of one benchmark experiment."""
 
-    def __init__(self, uri: str, experiment: str) -> None:
+    def __init__(self, uri: str, experiment: str, artifacts: str | None = None) -> None:
+        """Open (or create, with its artifacts under the ``artifacts`` folder) the experiment in store ``uri``."""
         self.uri, self.experiment = uri, experiment
         self.client = MlflowClient(uri)
         found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        location = Path(artifacts).resolve().as_uri() if artifacts else None
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment, location)
 
     def start(self, name: str, parent: str | None = None, tags: dict[str, str] | None = None) -> str:
         """Create a run (a child of ``parent`` when given) and return its id."""

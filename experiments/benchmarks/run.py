@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out = Path(args.out or prepare.cache_dir() / "runs" / stamp).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    log = None if args.no_tracking else BenchmarkLog(_tracking_uri(args), args.experiment or f"benchmarks/{stamp}")
+    experiment = args.experiment or f"benchmarks/{stamp}"
+    log = None if args.no_tracking else BenchmarkLog(_tracking_uri(args), experiment, str(out / "mlartifacts"))
     command = "python -m experiments.benchmarks.run " + shlex.join(sys.argv[1:])
     (out / "machine.json").write_text(json.dumps({**report.machine(), "command": command}, indent=1))
     rows = []

@@ -33,11 +33,12 @@ def peak_rss_mib() -> float:
 
 
 def load_splits(job: dict[str, Any]) -> Any:
-    """The data set's splits, exactly as nlpkit loads them for this job's overrides."""
+    """The data set's splits, exactly as nlpkit loads them for this job's overrides (model.* ones aside)."""
     from nlpkit import compose, load_data
     from nlpkit.config import validate
 
-    cfg = validate(compose([f"data={job['dataset']}", "tracking=off", *job["overrides"]]))
+    data_overrides = [o for o in job["overrides"] if not o.lstrip("+~").startswith(("model.", "model="))]
+    cfg = validate(compose([f"data={job['dataset']}", "tracking=off", *data_overrides]))
     return load_data(cfg.data, cfg.task), list(cfg.task.labels)
 
 

@@ -1,0 +1,62 @@
+"""Statistics checked against values computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlpkit.stats import compare_predictions, difference_of_means, mcnemar, paired_bootstrap, summarize
+
+
+def test_summarize_two_values_by_hand():
+    s = summarize([0.5, 0.7])
+    # sd = sqrt(0.02 / 1) = 0.141421; t(0.975, 1) = 12.7062; half-width = 12.7062 * 0.141421 / sqrt(2) = 1.27062
+    assert (s.n, s.mean, s.sd) == (2, pytest.approx(0.6), pytest.approx(0.141421, abs=1e-6))
+    assert s.ci_low == pytest.approx(-0.67062, abs=1e-4) and s.ci_high == pytest.approx(1.87062, abs=1e-4)
+    assert summarize([0.4]).ci_low == summarize([0.4]).ci_high == 0.4
+    with pytest.raises(ValueError, match="at least one value"):
+        summarize([])
+
+
+def test_mcnemar_chi_square_with_continuity_correction_by_hand():
+    a = [True] * 10 + [False] * 30 + [True] * 50
+    b = [False] * 10 + [True] * 30 + [True] * 50
+    only_a, only_b, stat, p, method = mcnemar(a, b)
+    # (|10 - 30| - 1)^2 / 40 = 361 / 40 = 9.025; p = P(chi2_1 > 9.025) = 2 * (1 - Phi(3.00416)) = 0.002662
+    assert (only_a, only_b, method) == (10, 30, "chi2-cc")
+    assert stat == pytest.approx(9.025) and p == pytest.approx(0.002662, abs=2e-6)
+
+
+def test_mcnemar_exact_binomial_by_hand():
+    a = [True] * 2 + [False] * 8 + [True] * 5
+    b = [False] * 2 + [True] * 8 + [True] * 5
+    _, _, _, p, method = mcnemar(a, b)
+    # two-sided binomial, n = 10, k = 2: 2 * (1 + 10 + 45) / 1024 = 0.109375
+    assert method == "exact" and p == pytest.approx(0.109375)
+    assert mcnemar([True, False], [True, False])[3] == 1.0
+
+
+def test_paired_bootstrap_point_difference_by_hand():
+    y = ["a", "a", "b", "b"]
+    pred_a, pred_b = ["a", "b", "b", "b"], ["a", "a", "b", "b"]
+    # A: F1(a) = 2/3, F1(b) = 0.8, macro 0.7333; B: 1.0; difference 0.2667
+    diff, low, high = paired_bootstrap(y, pred_a, pred_b, ["a", "b"], n_resamples=500)
+    assert diff == pytest.approx(0.266667, abs=1e-5) and low <= diff <= high
+    same = paired_bootstrap(y, pred_a, pred_a, ["a", "b"], n_resamples=200)
+    assert same == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_bootstrap(y, pred_a[:3], pred_b, ["a", "b"])
+
+
+def test_compare_predictions_combines_both():
+    r = compare_predictions(["a", "a", "b", "b"], ["a", "b", "b", "b"], ["a", "a", "b", "b"], ["a", "b"])
+    assert r.n == 4 and r.only_a_correct == 0 and r.only_b_correct == 1 and r.mcnemar_p == 1.0
+    assert r.metric_b == 1.0 and r.metric_a == pytest.approx(0.733333, abs=1e-5)
+
+
+def test_difference_of_means_welch_by_hand():
+    diff, low, high = difference_of_means([1, 2, 3], [2, 3, 4])
+    # se = sqrt(1/3 + 1/3) = 0.816497; dof = 4; t(0.975, 4) = 2.776445; half-width 2.266958
+    assert diff == pytest.approx(1.0)
+    assert low == pytest.approx(1 - 2.266958, abs=1e-5) and high == pytest.approx(1 + 2.266958, abs=1e-5)
+    with pytest.raises(ValueError, match=">= 2 values per group"):
+        difference_of_means([1], [2, 3])
