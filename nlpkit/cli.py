@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +15,7 @@ from nlpkit.errors import DataError, NlpkitError
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``nlpkit`` command line."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the output a clean table
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -43,13 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("a", help="run id, or with --sweep: overrides selecting a configuration (e.g. 'model=tfidf_logreg')")
     compare.add_argument("b", help="run id, or with --sweep: overrides selecting the other configuration")
     compare.add_argument("--sweep", help="parent run id of a sweep: compare seed groups inside it")
+    compare.add_argument("--seed", type=int, help="with --sweep: compare the two configurations' runs of this seed, paired")
     compare.add_argument("--split", default="test", help="split whose predictions are compared (default: test)")
     compare.add_argument("--log", action="store_true", help="also record the comparison as an MLflow run")
     compare.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
     compare.set_defaults(func=_compare)
 
     report = sub.add_parser("report", help="print a sweep's per-configuration aggregate table from MLflow")
-    report.add_argument("parent", help="the sweep's parent run id")
+    report.add_argument("parent", nargs="?", help="the sweep's parent run id (default: the latest sweep of --experiment)")
+    report.add_argument("--experiment", help="MLflow experiment whose latest sweep to report")
     report.add_argument("--metrics", nargs="+", default=["test/macro_f1", "test/accuracy"])
     report.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
     report.set_defaults(func=_report)
@@ -68,7 +72,11 @@ def _compare(args: argparse.Namespace) -> int:
     from nlpkit import compare
 
     client = _client(args.tracking_uri)
-    if args.sweep:
+    if args.sweep and args.seed is not None:
+        run_a, run_b = (compare.run_in_group(client, args.sweep, sel, args.seed) for sel in (args.a, args.b))
+        result = compare.compare_runs(client, run_a, run_b, args.split)
+        experiment_id = client.get_run(args.sweep).info.experiment_id
+    elif args.sweep:
         result = compare.compare_groups(client, args.sweep, args.a, args.b, metric=f"{args.split}/macro_f1")
         experiment_id = client.get_run(args.sweep).info.experiment_id
     else:
@@ -84,8 +92,21 @@ def _report(args: argparse.Namespace) -> int:
     from nlpkit.sweep import aggregate, markdown_table
 
     keys = tuple(args.metrics)
-    print(markdown_table(aggregate(_client(args.tracking_uri), args.parent, keys), keys), end="")
+    client = _client(args.tracking_uri)
+    parent = args.parent or _latest_sweep(client, args.experiment)
+    print(markdown_table(aggregate(client, parent, keys), keys), end="")
     return 0
+
+
+def _latest_sweep(client: object, experiment: str | None) -> str:
+    found = client.get_experiment_by_name(experiment) if experiment else None
+    if found is None:
+        raise DataError(f"No MLflow experiment named {experiment!r}. Fix: pass a sweep's parent run id or --experiment NAME.")
+    runs = client.search_runs([found.experiment_id], "tags.`nlpkit.sweep` = 'true'", order_by=["attributes.start_time DESC"],
+                              max_results=1)
+    if not runs:
+        raise DataError(f"Experiment {experiment!r} has no sweep parent run. Fix: run the sweep first.")
+    return runs[0].info.run_id
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -54,7 +54,19 @@ def compare_groups(client: Any, parent_id: str, config_a: str, config_b: str, me
             "ci_high": high}
 
 
+def run_in_group(client: Any, parent_id: str, selector: str, seed: int) -> str:
+    """The id of the FINISHED run with ``seed`` in the sweep configuration that ``selector`` picks."""
+    runs = [c for c in _group_runs(client, parent_id, selector) if c.data.params.get("seed") == str(seed)]
+    if len(runs) != 1:
+        raise DataError(f"{selector!r} has {len(runs)} finished runs with seed={seed} in sweep {parent_id}; expected one.")
+    return runs[0].info.run_id
+
+
 def _group_values(client: Any, parent_id: str, selector: str, metric: str) -> list[float]:
+    return [c.data.metrics[metric] for c in _group_runs(client, parent_id, selector) if metric in c.data.metrics]
+
+
+def _group_runs(client: Any, parent_id: str, selector: str) -> list[Any]:
     parent = client.get_run(parent_id)
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                                   max_results=5000)
@@ -66,8 +78,7 @@ def _group_values(client: Any, parent_id: str, selector: str, metric: str) -> li
             f"{selector!r} matches {len(matching)} configurations of sweep {parent_id}; expected exactly one. "
             f"Configurations: {keys}. Fix: give enough overrides to pick one (e.g. 'model=tfidf_svm')."
         )
-    return [c.data.metrics[metric] for c in children
-            if c.data.tags.get("nlpkit.config_key") == matching[0] and c.info.status == "FINISHED" and metric in c.data.metrics]
+    return [c for c in children if c.data.tags.get("nlpkit.config_key") == matching[0] and c.info.status == "FINISHED"]
 
 
 def format_comparison(result: dict[str, Any]) -> str:

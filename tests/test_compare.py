@@ -55,6 +55,9 @@ def test_compare_seed_groups_and_report_inside_a_sweep(tmp_path, capsys):
     assert cli_main(["compare", "--sweep", pid, "model=tfidf_logreg", "model=tfidf_svm", "--tracking-uri", uri]) == 0
     out = capsys.readouterr().out
     assert "seed groups (test/macro_f1)" in out and "(n=2)" in out and "Welch CI" in out
+    assert cli_main(["compare", "--sweep", pid, "model=tfidf_logreg", "model=tfidf_svm", "--seed", "1",
+                     "--tracking-uri", uri]) == 0
+    assert "paired comparison on" in capsys.readouterr().out
     assert cli_main(["report", pid, "--tracking-uri", uri]) == 0
     table = capsys.readouterr().out
     assert table.startswith("| configuration | jobs ok | jobs failed |") and table.count("| 2 | 0 |") == 2

@@ -124,6 +124,7 @@ def test_training_curve_is_logged_per_epoch_to_the_active_run(tiny_encoder_dir, 
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("curve")  # not the id an earlier test left in MLflow's process-wide state
     with mlflow.start_run() as run:
         finetune(epochs=3, validation_fraction=0.25).fit(TEXTS * 2, LABELS * 2)
     steps = mlflow.MlflowClient().get_metric_history(run.info.run_id, "curve/validation_macro_f1")
