@@ -3,6 +3,7 @@ every run stores its test predictions as an artifact, so nothing is retrained.""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -70,7 +71,10 @@ def _group_runs(client: Any, parent_id: str, selector: str) -> list[Any]:
     parent = client.get_run(parent_id)
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                                   max_results=5000)
-    keys = sorted({c.data.tags.get("nlpkit.config_key", "") for c in children})
+    from nlpkit.sweep import varying_keys
+
+    child_keys = varying_keys([json.loads(c.data.tags.get("nlpkit.overrides", "[]")) for c in children])
+    keys = sorted(set(child_keys))
     wanted = set(selector.split())
     matching = [k for k in keys if wanted <= set(k.split())]
     if len(matching) != 1:
@@ -78,7 +82,7 @@ def _group_runs(client: Any, parent_id: str, selector: str) -> list[Any]:
             f"{selector!r} matches {len(matching)} configurations of sweep {parent_id}; expected exactly one. "
             f"Configurations: {keys}. Fix: give enough overrides to pick one (e.g. 'model=tfidf_svm')."
         )
-    return [c for c in children if c.data.tags.get("nlpkit.config_key") == matching[0] and c.info.status == "FINISHED"]
+    return [c for c, k in zip(children, child_keys) if k == matching[0] and c.info.status == "FINISHED"]
 
 
 def format_comparison(result: dict[str, Any]) -> str:

@@ -93,9 +93,10 @@ def aggregate(client: Any, parent_id: str, metric_keys: tuple[str, ...] = AGGREG
     parent = client.get_run(parent_id)
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                                   max_results=5000)
+    keys = varying_keys([json.loads(c.data.tags.get("nlpkit.overrides", "[]")) for c in children])
     groups: dict[str, list[Any]] = {}
-    for child in children:
-        groups.setdefault(child.data.tags.get("nlpkit.config_key", "(default)"), []).append(child)
+    for child, key in zip(children, keys):
+        groups.setdefault(key, []).append(child)
     rows = []
     for config, runs in sorted(groups.items()):
         done = [r for r in runs if r.info.status == "FINISHED"]
@@ -126,9 +127,16 @@ def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...] = ("test/ma
     return "\n".join(lines) + "\n"
 
 
+def varying_keys(overrides: list[list[str]]) -> list[str]:
+    """Each job's configuration key: its overrides without the seed and without the overrides that every
+    job shares (so the key names only what the sweep varies)."""
+    common = set.intersection(*(set(o) for o in overrides)) if overrides else set()
+    return [config_key([o for o in job if o not in common]) for job in overrides]
+
+
 def slug(config_key: str) -> str:
-    """A metric-name-safe form of a configuration key (MLflow allows [A-Za-z0-9_-. /])."""
-    return re.sub(r"[^A-Za-z0-9_\-. /]", "-", config_key.replace("=", "-").replace(" ", ".")) or "default"
+    """A metric-name-safe form of a configuration key (MLflow allows [A-Za-z0-9_-. ] and / as separator)."""
+    return re.sub(r"[^A-Za-z0-9_\-.]", "-", config_key.replace("=", "-").replace(" ", ".")) or "default"
 
 
 def config_key(overrides: list[str]) -> str:

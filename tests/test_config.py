@@ -83,3 +83,35 @@ def test_config_round_trips_through_yaml():
 def test_missing_required_value_is_named():
     with pytest.raises(ConfigError, match=r"data.source=file needs data.path"):
         validate(compose(["data=file"]))
+
+
+EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes(experiment):
+    cfg = validate(compose([f"experiment={experiment}"]))
+    assert cfg.tracking.experiment.startswith("study-")
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_smoke_runs_with_tiny_caps(experiment, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'smoke.db'}"
+    bin_dir = Path(sys.executable).parent
+    out = subprocess.run(
+        [str(bin_dir / "nlpkit-train"), f"experiment={experiment}", "hydra.sweeper.params.seed=0",
+         "data.max_rows=150", "model.char_ngrams=false", f"tracking.uri={uri}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(f"study-{experiment.replace('_', '-')}").experiment_id])
+    assert sum(r.data.tags.get("nlpkit.sweep") == "true" for r in runs) == 1
+    assert all(r.info.status == "FINISHED" for r in runs)

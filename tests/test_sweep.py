@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from nlpkit.stats import summarize
-from nlpkit.sweep import config_key, markdown_table, slug
+from nlpkit.sweep import config_key, markdown_table, slug, varying_keys
 
 BIN = Path(sys.executable).parent
 FAST = ["model.char_ngrams=false", "tracking.log_model=false"]
@@ -45,8 +45,8 @@ def test_joblib_sweep_is_one_tree_with_seed_aggregates(tmp_path):
     assert len(keys) == 2 and all("seed=0" not in k and "seed=1" not in k for k in keys)  # seeds grouped
     m = parent.data.metrics
     assert m["sweep/n_jobs"] == 4 and m["sweep/n_failed"] == 0
-    svm = next(k for k in keys if "model=tfidf_svm" in k)
-    group = [c.data.metrics["test/macro_f1"] for c in children if c.data.tags["nlpkit.config_key"] == svm]
+    svm = "model=tfidf_svm"  # the aggregate names what the sweep varies; shared overrides drop out
+    group = [c.data.metrics["test/macro_f1"] for c in children if "model=tfidf_svm" in c.data.tags["nlpkit.config_key"]]
     expected = summarize(group)
     assert expected.sd > 0
     assert m[f"{slug(svm)}/test/macro_f1/mean"] == pytest.approx(expected.mean)
@@ -89,6 +89,9 @@ def test_config_key_and_slug():
     assert config_key(["seed=3", "model=tfidf_svm", "task=stance"]) == "model=tfidf_svm task=stance"
     assert config_key(["seed=1"]) == "(default)"
     assert slug("model=tfidf_svm task=stance") == "model-tfidf_svm.task-stance"
+    assert "/" not in slug("tracking.uri=sqlite:////tmp/x.db")
+    jobs = [["model=a", "seed=0", "x=1"], ["model=a", "seed=1", "x=1"], ["model=b", "seed=0", "x=1"]]
+    assert varying_keys(jobs) == ["model=a", "model=a", "model=b"]
 
 
 def test_markdown_table_shows_mean_sd_ci():

@@ -61,6 +61,11 @@ class EmbedLogregClassifier(EncoderClassifier):
             raise ConfigError(f"model.C must be a float > 0; got {self.C}. Fix: e.g. model.C=1.0.")
 
     def _fit(self, items: list[Any], encoded: long_text.Encoded, y: np.ndarray, local: bool, **fit_params: Any) -> None:
+        if fit_params:
+            raise ConfigError(
+                f"EmbedLogregClassifier.fit takes no fit parameters; got {sorted(fit_params)}. "
+                "Fix: call fit(X, y) (a validation set is used by model=finetune only)."
+            )
         self.encoder_model_ = encoders.load_encoder(self.encoder_source_, local)
         self.runner_ = encoders.torch_runner(self.encoder_model_, encoders.input_names(self.tokenizer_), self.OUTPUT)
         embeddings = self._pooled(encoded)

@@ -103,7 +103,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         long_text.check_policy(self._policy(), self.max_length, self.head_share, self.chunk_stride, self.max_chunks)
-        long_text.pool(np.zeros((1, 1)), np.zeros(1, dtype=int), 1, self._pooling())  # validates the name
+        long_text.check_pooling(self._pooling())
         if self.batch_size < 1:
             raise ConfigError(f"model.batch_size must be an int >= 1; got {self.batch_size}. Fix: model.batch_size=16.")
 

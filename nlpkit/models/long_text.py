@@ -191,10 +191,15 @@ def pad(ids: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str, 
     return arrays
 
 
-def pool(values: np.ndarray, doc: np.ndarray, n_docs: int, how: str) -> np.ndarray:
-    """One row per document: the mean or max of its windows' rows."""
+def check_pooling(how: str) -> None:
+    """Raise ConfigError unless ``how`` is ``mean`` or ``max``."""
     if how not in ("mean", "max"):
         raise ConfigError(f"model.chunk_pooling must be 'mean' or 'max'; got {how!r}. Fix: model.chunk_pooling=mean.")
+
+
+def pool(values: np.ndarray, doc: np.ndarray, n_docs: int, how: str) -> np.ndarray:
+    """One row per document: the mean or max of its windows' rows."""
+    check_pooling(how)
     out = np.full((n_docs, values.shape[1]), -np.inf if how == "max" else 0.0, dtype=values.dtype)
     if how == "max":
         np.maximum.at(out, doc, values)
