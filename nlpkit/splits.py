@@ -49,17 +49,19 @@ def _hold_out_extras(ds: Dataset, split_cfg: DictConfig) -> tuple[Dataset, dict[
 
 def _time_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
     col = split_cfg.date_column
-    if col not in ds.column_names:
-        raise DataError(
-            f"data.split.policy=time needs a date column {col!r}, but {where} has columns {ds.column_names}. "
-            "Fix: set data.split.date_column (ISO dates sort correctly as text)."
-        )
+    _require_column(ds, col, "data.split.policy=time needs a date column", where,
+                    "set data.split.date_column (ISO dates sort correctly as text)")
     order = np.argsort(np.asarray([str(d) for d in ds[col]]), kind="stable")
     n_test = int(round(len(order) * split_cfg.test_size))
     n_val = int(round(len(order) * split_cfg.validation_size))
     n_train = len(order) - n_test - n_val
     return DatasetDict(train=ds.select(order[:n_train]), validation=ds.select(order[n_train:n_train + n_val]),
                        test=ds.select(order[n_train + n_val:]))
+
+
+def _require_column(ds: Dataset, column: str, need: str, where: str, fix: str) -> None:
+    if column not in ds.column_names:
+        raise DataError(f"{need} {column!r}, but {where} has columns {ds.column_names}. Fix: {fix}.")
 
 
 def _stratified(ds: Dataset, size: float, seed: int) -> DatasetDict:
@@ -85,11 +87,8 @@ def _check_stratifiable(labels: list[str], split_cfg: DictConfig, where: str) ->
 
 def _group_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
     col = split_cfg.group_column
-    if col not in ds.column_names:
-        raise DataError(
-            f"data.split.policy=group needs a group column {col!r}, but {where} has columns {ds.column_names}. "
-            "Fix: set data.split.group_column to an existing column (e.g. source)."
-        )
+    _require_column(ds, col, "data.split.policy=group needs a group column", where,
+                    "set data.split.group_column to an existing column (e.g. source)")
     groups = [str(g) for g in ds[col]]
     if len(set(groups)) < 3:
         raise DataError(f"A group split needs at least 3 distinct values in {col!r}; got {sorted(set(groups))}.")
@@ -161,8 +160,7 @@ def cv_folds(pool: Dataset, folds: int, seed: int, group_column: str | None) -> 
             "Fix: use fewer folds."
         )
     if group_column:
-        if group_column not in pool.column_names:
-            raise DataError(f"cv.group_column={group_column!r} is not a column; columns: {pool.column_names}.")
+        _require_column(pool, group_column, "cv.group_column names", "the training data", "name an existing column")
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
         split = splitter.split(np.zeros(len(labels)), labels, groups=list(pool[group_column]))
     else:
