@@ -21,7 +21,7 @@ import nlpkit
 from nlpkit.stats import summarize
 
 SWEEP_FILE = "nlpkit_sweep.json"
-AGGREGATED = ("test/macro_f1", "test/accuracy", "validation/macro_f1")
+AGGREGATED = ("test/macro_f1", "test/accuracy", "validation/macro_f1", "test_ood/macro_f1")
 SEED_KEYS = ("seed",)
 
 
