@@ -189,7 +189,8 @@ def _map_labels(labels: list, data_cfg: DictConfig, task: DictConfig, where: str
         value, count = unknown.most_common(1)[0]
         raise DataError(
             f"{where}: column {task.label_column!r} has label(s) {sorted(unknown)} outside the task's labels {allowed} "
-            f"(e.g. {value!r} in {count} rows). Fix: map them with data.label_map.<value>=<label>, "
+            f"(e.g. {value!r} in {count} rows). Fix: map them, e.g. '+data.label_map.{value}=<label>' or "
+            "'data.label_map={<value>: <label>, ...}', "
             "or set data.drop_unmapped=true to drop those rows."
         )
     return labels, None
