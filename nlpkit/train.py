@@ -143,7 +143,8 @@ def format_results(result: TrainResult) -> str:
     lines.append(f"fit time: {result.fit_seconds:.1f} s on {result.sizes.get('train', 0)} training documents")
     lines.append(f"predictor saved to: {result.predictor_dir}")
     if result.run_id:
-        lines += [f"MLflow run: {result.run_id} (store: {result.tracking_uri})", f"MLflow model: {result.model_uri}"]
+        model = result.model_uri or "not logged (tracking.log_model=false)"
+        lines += [f"MLflow run: {result.run_id} (store: {result.tracking_uri})", f"MLflow model: {model}"]
         lines.append(f"browse: mlflow ui --backend-store-uri {result.tracking_uri}")
     return "\n".join(lines)
 
