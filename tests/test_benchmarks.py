@@ -101,7 +101,7 @@ def test_smoke_benchmark_runs_every_row_and_logs_nested_mlflow_runs(bench_env: P
         assert 0.0 <= summary["macro_f1_ci_low"] <= summary["macro_f1_mean"] <= summary["macro_f1_ci_high"] <= 1.0
         assert summary["n_test"] == 16 and 0.0 <= summary["fnc_score_mean"] <= 1.0
         assert summary["docs_per_second_mean"] > 0 and summary["peak_rss_mib_mean"] > 50
-    assert "| fnc1 | nlpkit:tfidf_logreg | all |" in (bench_env / "out" / "table.md").read_text()
+    assert "| fnc1 | nlpkit:tfidf_logreg `model.char_ngrams=false` | all |" in (bench_env / "out" / "table.md").read_text()
     check_mlflow_layout(uri, ran=sum("summary" in r for r in rows))
 
 

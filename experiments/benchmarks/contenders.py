@@ -75,6 +75,11 @@ def unavailable(contender: Contender) -> str | None:
     return None
 
 
+def data_only(overrides: list[str]) -> list[str]:
+    """The overrides that are not about nlpkit's model (the ones that also apply to peers)."""
+    return [o for o in overrides if not o.lstrip("+~").startswith(("model.", "model="))]
+
+
 def build_peer(contender: Contender) -> tuple[Callable[..., Any], Callable[[Any, list], list[str]]]:
     """(fit(texts, labels, seed) -> model, predict(model, texts) -> labels) for a peer."""
     from importlib import import_module

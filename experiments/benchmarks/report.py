@@ -41,7 +41,8 @@ def _pm(summary: dict[str, float], key: str) -> str:
 def row_line(row: dict[str, Any]) -> str:
     """One markdown table line: the figures, or the reason the row did not run."""
     used = f"max_rows={row['subsample']}" if row.get("subsample") else "all"
-    head = f"| {row['dataset']} | {row['contender']} | {used} |"
+    name = row["contender"] + (f" `{' '.join(row['overrides'])}`" if row.get("overrides") else "")
+    head = f"| {row['dataset']} | {name} | {used} |"
     s = row.get("summary")
     if not s:
         return f"{head} – | – | did not run: {row['reason']} | | | | | | | |"

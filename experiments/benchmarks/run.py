@@ -90,7 +90,9 @@ def run_contender(args: argparse.Namespace, log: BenchmarkLog | None, parent: st
                   contender: registry.Contender, out: Path) -> dict[str, Any]:
     """All seeds of one contender on one data set: a summary row (or the reason it did not run)."""
     row: dict[str, Any] = {"dataset": dataset, "contender": contender.name, "subsample": args.subsample,
-                           "deterministic": contender.deterministic, "load_avg": report.load_average()}
+                           "overrides": args.override if contender.kind == registry.NLPKIT
+                           else registry.data_only(args.override), "deterministic": contender.deterministic,
+                           "load_avg": report.load_average()}
     reason = registry.unavailable(contender)
     if reason:
         return {**row, "reason": reason}
@@ -117,7 +119,7 @@ def run_contender(args: argparse.Namespace, log: BenchmarkLog | None, parent: st
 
 def _job(args: argparse.Namespace, log: BenchmarkLog | None, dataset: str, contender: registry.Contender,
          seed: int, out: Path) -> dict[str, Any]:
-    overrides = [*(f"data.max_rows={args.subsample}" for _ in [1] if args.subsample), *args.override]
+    overrides = ([f"data.max_rows={args.subsample}"] if args.subsample else []) + list(args.override)
     return {
         "dataset": dataset, "contender": contender.name, "seed": seed, "overrides": overrides,
         "dir": str(out / "jobs" / dataset / contender.name.replace(":", "_") / f"seed{seed}"),

@@ -37,8 +37,7 @@ def load_splits(job: dict[str, Any]) -> Any:
     from nlpkit import compose, load_data
     from nlpkit.config import validate
 
-    data_overrides = [o for o in job["overrides"] if not o.lstrip("+~").startswith(("model.", "model="))]
-    cfg = validate(compose([f"data={job['dataset']}", "tracking=off", *data_overrides]))
+    cfg = validate(compose([f"data={job['dataset']}", "tracking=off", *registry.data_only(job["overrides"])]))
     return load_data(cfg.data, cfg.task), list(cfg.task.labels)
 
 
