@@ -94,8 +94,11 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     if run is not None:
         tracking.log_setup(cfg, digest, cfg.data.name, sizes)
     model = build_model(cfg.model, cfg.seed)
+    fit_params = {}
+    if getattr(model, "fit_accepts_validation", False) and "validation" in splits:  # early stopping
+        fit_params["validation"] = (model_inputs(splits["validation"]), list(splits["validation"]["label"]))
     start = time.perf_counter()
-    model.fit(model_inputs(splits["train"]), list(splits["train"]["label"]))
+    model.fit(model_inputs(splits["train"]), list(splits["train"]["label"]), **fit_params)
     fit_seconds = time.perf_counter() - start
     metrics = {"train/fit_seconds": fit_seconds, **{f"data/{k}": v for k, v in report.items()}}
     metrics.update({f"train/{k}": float(v) for k, v in getattr(model, "fit_report_", {}).items()})

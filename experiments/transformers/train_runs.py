@@ -27,8 +27,8 @@ def run(data: str, model: str, out: Path, extra: list[str]) -> dict:
         "data": data, "model": model, "n_train": result.sizes.get("train"),
         "val_f1": m["validation/macro_f1"], "test_f1": m["test/macro_f1"], "test_acc": m["test/accuracy"],
         "ood_f1": m.get("test_ood/macro_f1", ""), "fit_s": round(result.fit_seconds, 1),
-        "wall_s": round(time.perf_counter() - start, 1), "epochs": report.get("train/epochs_run", ""),
-        "best_epoch": report.get("train/best_epoch", ""), "load": f"{load_before}->{load_average()}",
+        "wall_s": round(time.perf_counter() - start, 1), "epochs": report.get("epochs_run", ""),
+        "best_epoch": report.get("best_epoch", ""), "load": f"{load_before}->{load_average()}",
         "predictor": str(result.predictor_dir), "command": "nlpkit-train " + " ".join(overrides[:2] + extra),
     }
 

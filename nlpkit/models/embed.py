@@ -73,7 +73,7 @@ class EmbedLogregClassifier(EncoderClassifier):
             StandardScaler(),
             LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000, random_state=self.random_state),
         ).fit(embeddings, y)
-        self.fit_report_["train/embedding_dim"] = float(embeddings.shape[1])
+        self.fit_report_["embedding_dim"] = float(embeddings.shape[1])
 
     def _proba_from_pooled(self, pooled: np.ndarray) -> np.ndarray:
         proba = self.head_.predict_proba(pooled)

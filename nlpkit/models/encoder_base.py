@@ -25,7 +25,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
 
     # -- the sklearn contract ----------------------------------------------------------------------
     def fit(self, X: Any, y: Any, **fit_params: Any) -> EncoderClassifier:
-        """Fit on texts or (target, text) pairs; return self. ``fit_report_`` then holds train metrics."""
+        """Fit on texts or (target, text) pairs; return self. ``fit_report_`` then holds training metrics
+        (name -> float; train.py logs them as ``train/<name>``)."""
         items = check_texts(X)
         y = np.asarray(y)
         if len(y) != len(items):
@@ -42,7 +43,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.template_ = long_text.learn_template(self.tokenizer_)
         encoded = self._encode(items)
         self.truncation_stats_ = encoded.stats()
-        self.fit_report_ = {f"train/{k}": float(v) for k, v in self.truncation_stats_.items()}
+        self.fit_report_ = {k: float(v) for k, v in self.truncation_stats_.items()}
         self._fit(items, encoded, y, local, **fit_params)
         return self
 

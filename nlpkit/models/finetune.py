@@ -26,6 +26,8 @@ class FinetuneClassifier(EncoderClassifier):
     ``fit(X, y, validation=None)`` takes texts, or (target, text) pairs for stance (sentence pairs).
     """
 
+    fit_accepts_validation = True  # nlpkit.train passes the validation split for early stopping
+
     OUTPUT = "logits"
 
     def __init__(

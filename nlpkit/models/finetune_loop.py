@@ -70,10 +70,10 @@ class Loop:
 
     def report(self) -> dict[str, float]:
         """Summary for ``fit_report_``: epochs run, best epoch and its validation macro-F1, validation size."""
-        out = {"train/epochs_run": float(len(self.history)), "train/final_loss": self.history[-1]["train_loss"]}
+        out = {"epochs_run": float(len(self.history)), "final_loss": self.history[-1]["train_loss"]}
         if self.val is not None:
-            out.update({"train/best_epoch": float(self.best_epoch), "train/best_validation_macro_f1": self.best_f1,
-                        "train/validation_size": float(self.val.n_docs)})
+            out.update({"best_epoch": float(self.best_epoch), "best_validation_macro_f1": self.best_f1,
+                        "validation_size": float(self.val.n_docs)})
         return out
 
     # -- steps -----------------------------------------------------------------------------------------
