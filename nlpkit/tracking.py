@@ -214,7 +214,7 @@ def _requirements(family_packages: tuple[str, ...] = ()) -> list[str]:
     reqs = []
     for package in dict.fromkeys(("mlflow", "numpy", "pandas", "hydra-core", "datasets", *family_packages)):
         try:
-            reqs.append(f"{package}=={version(package)}")
+            reqs.append(f"{package}=={version(package).split('+')[0]}")  # 2.13.0+cpu -> 2.13.0 (installable)
         except PackageNotFoundError:
             continue
     return reqs + [f"nlpkit=={nlpkit.__version__}"]
