@@ -106,7 +106,7 @@ def test_every_experiment_smoke_runs_with_tiny_caps(experiment, tmp_path):
     bin_dir = Path(sys.executable).parent
     out = subprocess.run(
         [str(bin_dir / "nlpkit-train"), f"experiment={experiment}", "hydra.sweeper.params.seed=0",
-         "data.max_rows=150", "model.char_ngrams=false", f"tracking.uri={uri}"],
+         "data.max_rows=150", f"tracking.uri={uri}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
     )
