@@ -144,14 +144,6 @@ def log_setup(cfg: DictConfig, digest: str, where: str, sizes: dict[str, int]) -
     mlflow.log_params({f"data.n_{name}": n for name, n in sizes.items()})
 
 
-def log_dataset(frame: Any, name: str, digest: str, where: str, context: str) -> None:
-    """Record dataset lineage (mlflow.data) for one split."""
-    import mlflow
-
-    dataset = mlflow.data.from_pandas(frame, source=where, name=f"{name}:{context}", digest=digest)
-    mlflow.log_input(dataset, context=context)
-
-
 def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
     """Metrics and the files in ``artifact_dir`` (config, reports, plots, predictions)."""
     import mlflow
