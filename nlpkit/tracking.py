@@ -64,6 +64,13 @@ def job_context() -> tuple[list[str], dict[str, Any] | None]:
     return overrides, find_sweep(Path(hydra_cfg.runtime.output_dir))
 
 
+def active_uri() -> str:
+    """The store the open run is logged to (a sweep job's may come from the sweep, not its own config)."""
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
 def run_name(cfg: DictConfig) -> str:
     """``<task>/<model>/seed<seed>`` unless the config names the run."""
     if cfg.tracking.run_name:

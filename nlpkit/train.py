@@ -81,7 +81,7 @@ def cross_validate(cfg: DictConfig) -> TrainResult:
             from nlpkit.sweep import log_aggregate
 
             tracking.log_results(means, None)
-            log_aggregate(tracking.resolve_uri(cfg.tracking.uri), parent.info.run_id)
+            log_aggregate(tracking.active_uri(), parent.info.run_id)
         last = results[-1]
         return TrainResult(means, last.predictor, last.predictor_dir, out, parent.info.run_id if parent else None,
                            last.tracking_uri, None, last.sizes, sum(r.fit_seconds for r in results))
@@ -116,7 +116,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
             result.model_uri = tracking.log_predictor(
                 predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements
             )
-        result.run_id, result.tracking_uri = run.info.run_id, tracking.resolve_uri(cfg.tracking.uri)
+        result.run_id, result.tracking_uri = run.info.run_id, tracking.active_uri()
     return result
 
 
