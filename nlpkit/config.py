@@ -156,6 +156,7 @@ class FinetuneModelConfig(EncoderModelConfig):
     patience: int = 2  # epochs without a better validation macro-F1 before stopping
     validation_fraction: float = 0.1  # stratified hold-out of the training set for early stopping; 0: none
     class_weight: Optional[str] = None  # "balanced": loss weights inverse to class frequency
+    refit: bool = False  # after early stopping: fine-tune again on train + validation for the chosen epochs
     progress: bool = True
 
 

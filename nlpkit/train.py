@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import numpy as np
 from datasets import DatasetDict, concatenate_datasets
 from omegaconf import DictConfig, OmegaConf
 
@@ -105,7 +106,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     predictor = Predictor(model, _metadata(cfg, {}, digest))
     for name, part in splits.items():
         if name != "train":
-            metrics.update(_evaluate_split(cfg, predictor, name, part, out))
+            metrics.update(_evaluate_split(cfg, predictor, name, part, out, _heldout(model, name, fit_params)))
     predictor.metadata = _metadata(cfg, metrics, digest)
     predictor_dir = predictor.save(out / "predictor")
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
@@ -120,8 +121,19 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     return result
 
 
-def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any, out: Path) -> dict[str, float]:
-    proba = predictor.predict_proba(model_inputs(part))
+def _heldout(model: Any, split: str, fit_params: dict[str, Any]) -> np.ndarray | None:
+    """Probabilities on the validation split from before the model trained on it (``finetune`` with
+    ``refit=true``), in the model's class order; None when the final model never saw that split."""
+    proba = getattr(model, "heldout_validation_proba_", None)
+    return proba if split == "validation" and "validation" in fit_params else None
+
+
+def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any, out: Path,
+                    heldout: np.ndarray | None = None) -> dict[str, float]:
+    if heldout is None:
+        proba = predictor.predict_proba(model_inputs(part))
+    else:  # columns from the model's class order to the predictor's label order
+        proba = heldout[:, [list(predictor.model.classes_).index(label) for label in predictor.labels]]
     y_pred = [predictor.labels[i] for i in proba.argmax(axis=1)]
     write_artifacts(out, name, part, y_pred, proba, predictor.labels)
     if cfg.data.slices:

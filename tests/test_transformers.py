@@ -136,11 +136,29 @@ def test_seed_makes_fine_tuning_reproducible(tiny_encoder_dir):
     np.testing.assert_array_equal(a.predict_proba(TEXTS), b.predict_proba(TEXTS))
 
 
+def test_refit_trains_again_on_train_plus_validation_for_the_chosen_epochs(tiny_encoder_dir):
+    model = finetune(epochs=6, patience=2, learning_rate=5e-2, refit=True)
+    model.fit(TEXTS * 2, LABELS * 2, validation=(TEXTS, LABELS))
+    best = model.fit_report_["best_epoch"]
+    assert model.fit_report_["refit_epochs"] == best and model.fit_report_["refit_size"] == 36.0
+    assert [row["epoch"] for row in model.refit_history_] == list(range(1, int(best) + 1))
+    # the refit model is exactly a fresh fine-tune on the same 36 documents for the chosen number of epochs
+    direct = finetune(epochs=int(best), learning_rate=5e-2).fit(TEXTS * 2 + TEXTS, LABELS * 2 + LABELS)
+    np.testing.assert_allclose(model.predict_proba(LONG), direct.predict_proba(LONG), atol=1e-6)
+    # and the selection model's view of the validation split is kept: it scored the best validation F1
+    from sklearn.metrics import f1_score
+
+    held = model.classes_[model.heldout_validation_proba_.argmax(axis=1)]
+    assert f1_score(LABELS, held, average="macro") == pytest.approx(model.fit_report_["best_validation_macro_f1"])
+
+
 def test_bad_fine_tuning_settings_say_what_was_expected(tiny_encoder_dir):
     with pytest.raises(ConfigError, match=r"model.class_weight must be null or 'balanced'; got 'inverse'"):
         finetune(class_weight="inverse").fit(TEXTS, LABELS)
     with pytest.raises(ConfigError, match=r"model.epochs must be an int >= 1; got 0"):
         finetune(epochs=0).fit(TEXTS, LABELS)
+    with pytest.raises(ConfigError, match=r"model.refit must be true or false; got 'yes'"):
+        finetune(refit="yes").fit(TEXTS, LABELS)
 
 
 # -- storage and runtimes --------------------------------------------------------------------------------
@@ -218,6 +236,25 @@ def test_hydra_train_run_logs_and_serves_an_encoder_model(make_cfg, tiny_encoder
 
     served = mlflow.pyfunc.load_model(result.model_uri).predict(texts)
     assert list(served) == result.predictor.predict(texts)
+
+
+def test_refit_run_scores_validation_with_the_model_that_had_not_seen_it(make_cfg, tiny_encoder_dir):
+    from nlpkit import train
+
+    cfg = make_cfg("model=finetune", f"model.encoder={tiny_encoder_dir}", "model.max_length=48", "model.epochs=3",
+                   "model.progress=false", "model.refit=true", "data.max_rows=120")
+    result = train(cfg)
+    model, m = result.predictor.model, result.metrics
+    assert m["train/refit_epochs"] == m["train/best_epoch"] and m["train/refit_size"] == sum(
+        n for split, n in result.sizes.items() if split in ("train", "validation"))
+    # validation metrics come from the selection run (best epoch), not from the refit model that trained on it
+    assert m["validation/macro_f1"] == pytest.approx(m["train/best_validation_macro_f1"])
+    import mlflow
+
+    client = mlflow.MlflowClient(result.tracking_uri)
+    refit_curve = client.get_metric_history(result.run_id, "curve/refit_train_loss")
+    assert [p.step for p in refit_curve] == list(range(1, int(m["train/refit_epochs"]) + 1))
+    assert model.heldout_validation_proba_.shape == (result.sizes["validation"], len(model.classes_))
 
 
 # -- the real packaged encoder -----------------------------------------------------------------------------

@@ -5,6 +5,12 @@ stratified hold-out of the training set, or ``fit(X, y, validation=(X_val, y_val
 weights restored, a tqdm progress bar, and the training curve in ``history_`` (logged to the active MLflow
 run with ``step=epoch``). With ``long_text=chunks`` the loss is taken on the document's pooled logits, the
 same pooling that prediction uses.
+
+``refit=True``: once early stopping has chosen the number of epochs, fine-tune again from the pretrained
+encoder on the training *and* validation documents for that many epochs, so the model that ships has seen
+every labelled example (about 1.8x the training time). The validation split is then no longer held out from
+the final model, so the selection run's probabilities on it are kept in ``heldout_validation_proba_`` and
+nlpkit.train scores the validation split from those.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class FinetuneClassifier(EncoderClassifier):
         patience: int = 2,
         validation_fraction: float = 0.1,
         class_weight: str | None = None,
+        refit: bool = False,
         random_state: int = 0,
     ) -> None:
         self.encoder = encoder
@@ -67,6 +74,7 @@ class FinetuneClassifier(EncoderClassifier):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
+        self.refit = refit
         self.random_state = random_state
 
     def _check_params(self) -> None:
@@ -79,6 +87,7 @@ class FinetuneClassifier(EncoderClassifier):
             ("patience", self.patience >= 1, "an int >= 1", "2"),
             ("validation_fraction", 0 <= self.validation_fraction < 0.5, "a float in [0, 0.5)", "0.1"),
             ("class_weight", self.class_weight in (None, "balanced"), "null or 'balanced'", "balanced"),
+            ("refit", isinstance(self.refit, bool), "true or false", "true"),
         ]
         for name, ok, expected, example in checks:
             if not ok:
@@ -92,17 +101,40 @@ class FinetuneClassifier(EncoderClassifier):
     ) -> None:
         labels = np.searchsorted(self.classes_, y)
         train_idx, val_items, val_labels = self._validation(items, labels, validation)
-        self.model_ = encoders.load_encoder(self.encoder_source_, local, num_labels=len(self.classes_))
-        self.model_.config.id2label = {i: str(c) for i, c in enumerate(self.classes_)}
-        self.model_.config.label2id = {str(c): i for i, c in enumerate(self.classes_)}
-        self.runner_ = encoders.torch_runner(self.model_, encoders.input_names(self.tokenizer_), self.OUTPUT)
         train_enc = encoded if train_idx is None else self._encode([items[i] for i in train_idx])
         train_labels = labels if train_idx is None else labels[train_idx]
         val_enc = self._encode(val_items) if val_items else None
+        self._new_model(local)
         loop = Loop(self, train_enc, train_labels, val_enc, val_labels)
         self.history_ = loop.run()
         self.model_.eval()
         self.fit_report_.update(loop.report())
+        if self.refit and val_enc is not None:
+            self._refit(items, labels, train_idx, validation, val_items, val_enc, val_labels, loop.best_epoch, local)
+
+    def _new_model(self, local: bool) -> None:
+        """The pretrained encoder with a fresh classification head (seeded), and its PyTorch runner."""
+        encoders.set_seed(self.random_state)
+        self.model_ = encoders.load_encoder(self.encoder_source_, local, num_labels=len(self.classes_))
+        self.model_.config.id2label = {i: str(c) for i, c in enumerate(self.classes_)}
+        self.model_.config.label2id = {str(c): i for i, c in enumerate(self.classes_)}
+        self.runner_ = encoders.torch_runner(self.model_, encoders.input_names(self.tokenizer_), self.OUTPUT)
+
+    def _refit(self, items: list[Any], labels: np.ndarray, train_idx: np.ndarray | None,
+               validation: tuple[Any, Any] | None, val_items: list[Any], val_enc: long_text.Encoded,
+               val_labels: np.ndarray, epochs: int, local: bool) -> None:
+        """Fine-tune again on training + validation documents for the ``epochs`` early stopping chose."""
+        if validation is not None:  # the caller's validation split: keep the selection model's view of it
+            self.heldout_validation_proba_ = softmax(self._pooled(val_enc))
+        all_items = (items if train_idx is None else [items[i] for i in train_idx]) + list(val_items)
+        all_labels = np.concatenate([labels if train_idx is None else labels[train_idx], val_labels])
+        self._new_model(local)
+        loop = Loop(self, self._encode(all_items), all_labels, None, None, epochs=max(epochs, 1),
+                    curve_prefix="curve/refit_")
+        self.refit_history_ = loop.run()
+        self.model_.eval()
+        self.fit_report_.update({"refit_epochs": float(max(epochs, 1)), "refit_size": float(len(all_items)),
+                                 "refit_final_loss": self.refit_history_[-1]["train_loss"]})
 
     def _validation(
         self, items: list[Any], labels: np.ndarray, validation: tuple[Any, Any] | None

@@ -39,10 +39,12 @@ class Loop:
     """One fine-tuning run of ``clf.model_`` on encoded training documents."""
 
     def __init__(self, clf: Any, train: long_text.Encoded, labels: np.ndarray,
-                 val: long_text.Encoded | None, val_labels: np.ndarray | None) -> None:
+                 val: long_text.Encoded | None, val_labels: np.ndarray | None,
+                 epochs: int | None = None, curve_prefix: str = "curve/") -> None:
         import torch
 
         self.clf, self.train, self.labels, self.val, self.val_labels = clf, train, labels, val, val_labels
+        self.epochs, self.curve_prefix = epochs or clf.epochs, curve_prefix
         self.windows = _windows_by_doc(train)
         self.generator = torch.Generator().manual_seed(clf.random_state)
         self.history: list[dict[str, float]] = []
@@ -53,7 +55,7 @@ class Loop:
         optimizer, scheduler = self._optimizer()
         loss_fn = self._loss()
         bar = self._bar()
-        for epoch in range(1, self.clf.epochs + 1):
+        for epoch in range(1, self.epochs + 1):
             start = time.perf_counter()
             train_loss = self._epoch(optimizer, scheduler, loss_fn, bar)
             row = {"epoch": float(epoch), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start}
@@ -138,7 +140,7 @@ class Loop:
             (no_decay if param.ndim < 2 else decay).append(param)  # no decay on biases and LayerNorm weights
         groups = [{"params": decay, "weight_decay": self.clf.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.clf.learning_rate)
-        steps = self._steps_per_epoch() * self.clf.epochs
+        steps = self._steps_per_epoch() * self.epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.clf.warmup_ratio * steps), steps)
         return optimizer, scheduler
 
@@ -164,13 +166,13 @@ class Loop:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=self._steps_per_epoch() * self.clf.epochs, desc="fine-tuning", unit="step", leave=False)
+        return tqdm(total=self._steps_per_epoch() * self.epochs, desc="fine-tuning", unit="step", leave=False)
 
     def _record(self, row: dict[str, float], bar: Any) -> None:
         self.history.append(row)
         if bar is not None:
             bar.set_postfix({k: round(v, 3) for k, v in row.items() if k != "epoch"})
-        _log_curve(row)
+        _log_curve(row, self.curve_prefix)
 
     def _should_stop(self, epoch: int, row: dict[str, float]) -> bool:
         if "validation_macro_f1" not in row:
@@ -189,8 +191,8 @@ def _windows_by_doc(encoded: long_text.Encoded) -> list[list[int]]:
     return windows
 
 
-def _log_curve(row: dict[str, float]) -> None:
-    """Log one epoch of the training curve into the active MLflow run, if any (``curve/<name>``, step=epoch)."""
+def _log_curve(row: dict[str, float], prefix: str = "curve/") -> None:
+    """Log one epoch of the training curve into the active MLflow run, if any (``<prefix><name>``, step=epoch)."""
     try:
         import mlflow
     except ImportError:  # pragma: no cover - mlflow is a dependency of nlpkit
@@ -198,4 +200,4 @@ def _log_curve(row: dict[str, float]) -> None:
     if mlflow.active_run() is None:
         return
     step = int(row["epoch"])
-    mlflow.log_metrics({f"curve/{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)
+    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)

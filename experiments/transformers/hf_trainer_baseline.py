@@ -1,0 +1,61 @@
+"""The accuracy bar of issue 4: a plain Hugging Face ``Trainer`` fine-tune of all-MiniLM-L6-v2 on ConfliBERT's
+cameo_class data, measured on this machine next to nlpkit's ``finetune``.
+
+Protocol of the bar: all 1,349 training sentences, 6 epochs, lr 5e-5, batch 8, linear decay, 128 tokens,
+no early stopping, scored on the 451 test sentences (macro-F1). Run from the repository root:
+
+    python experiments/transformers/hf_trainer_baseline.py --labels escalation --seeds 0
+    python experiments/transformers/hf_trainer_baseline.py --labels five --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from common import benchmark_dir, load_average  # noqa: E402
+
+from experiments.benchmarks.peers import HfTrainerPeer  # noqa: E402
+
+ESCALATION = {"material_conflict": "escalatory", "verbal_conflict": "escalatory",
+              "material_cooperation": "de_escalatory", "verbal_cooperation": "de_escalatory",
+              "make_a_statement": "neutral"}
+
+
+def load(split: str, labels: str) -> tuple[list[str], list[str]]:
+    frame = pd.read_csv(benchmark_dir() / "conflibert_cameo" / f"{split}.csv", keep_default_na=False)
+    names = frame["label_name"].map(ESCALATION) if labels == "escalation" else frame["label_name"]
+    return frame["text"].tolist(), names.tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", choices=["escalation", "five"], default="escalation")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--epochs", type=float, default=6.0)
+    args = parser.parse_args()
+    train_x, train_y = load("train", args.labels)
+    test_x, test_y = load("test", args.labels)
+    for seed in args.seeds:
+        load_before, start = load_average(), time.perf_counter()
+        peer = HfTrainerPeer(epochs=args.epochs).fit(train_x, train_y, seed=seed)
+        fit_s = time.perf_counter() - start
+        pred = peer.predict(test_x)
+        print(json.dumps({
+            "labels": args.labels, "seed": seed, "n_train": len(train_x), "n_test": len(test_x),
+            "test_macro_f1": round(f1_score(test_y, pred, average="macro"), 4),
+            "test_accuracy": round(accuracy_score(test_y, pred), 4), "fit_s": round(fit_s, 1),
+            "load": f"{load_before}->{load_average()}",
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
