@@ -149,6 +149,7 @@ class EmbedModelConfig(EncoderModelConfig):
 class FinetuneModelConfig(EncoderModelConfig):
     kind: str = "finetune.v1"
     max_length: int = 128
+    batch_size: int = 8  # training and inference; 8 is the Trainer recipe the accuracy bar used
     epochs: int = 6
     learning_rate: float = 5e-5
     weight_decay: float = 0.01

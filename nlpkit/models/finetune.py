@@ -41,7 +41,7 @@ class FinetuneClassifier(EncoderClassifier):
         *,
         encoder: str = encoders.DEFAULT_ENCODER,
         max_length: int = 128,
-        batch_size: int = 16,
+        batch_size: int = 8,
         long_text: str = "head",
         head_share: float = 0.25,
         chunk_pooling: str = "mean",
