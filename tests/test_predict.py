@@ -11,7 +11,7 @@ import pytest
 
 from nlpkit import Predictor
 from nlpkit.cli import main as cli_main
-from nlpkit.errors import InputTypeError, ModelLoadError
+from nlpkit.errors import ConfigError, InputTypeError, ModelLoadError
 from nlpkit.train import train
 
 ARTICLE = ("Warplanes struck depots used by armed groups overnight. The defence ministry called the raids "
@@ -79,6 +79,8 @@ def test_bad_inputs_have_clear_messages(trained, tmp_path):
         Predictor.load(tmp_path / "missing")
     with pytest.raises(ModelLoadError, match="is not an nlpkit predictor"):
         Predictor.load(tmp_path)
+    with pytest.raises(ConfigError, match=r"\(runtime='onnx'\) apply to the encoder families .* TF-IDF model"):
+        Predictor.load(esc.predictor_dir, runtime="onnx")
 
 
 def test_cli_predict_on_text_and_jsonl_files(trained, tmp_path, capsys):

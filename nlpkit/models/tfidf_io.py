@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from nlpkit.errors import ModelLoadError
+from nlpkit.errors import ConfigError, ModelLoadError
 
 FILENAME = "model.skops"
 TRUSTED_PREFIXES = ("sklearn.", "nlpkit.models.", "numpy.", "scipy.sparse.")
@@ -19,10 +19,19 @@ def save(model: Any, directory: Path) -> None:
     sio.dump(model, Path(directory) / FILENAME, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
 
 
-def load(directory: Path) -> Any:
-    """Load a model saved by ``save``, refusing any type outside sklearn, numpy, scipy and nlpkit."""
+def load(directory: Path, **options: Any) -> Any:
+    """Load a model saved by ``save``, refusing any type outside sklearn, numpy, scipy and nlpkit.
+
+    TF-IDF models have one runtime (scikit-learn): load options such as ``runtime="onnx"`` are refused with
+    an error that says so, rather than silently ignored."""
     import skops.io as sio
 
+    if options:
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        raise ConfigError(
+            f"Load options ({given}) apply to the encoder families (embed_logreg, finetune) only; this predictor "
+            "is a TF-IDF model, which runs in scikit-learn. Fix: call Predictor.load(uri) without them."
+        )
     path = Path(directory) / FILENAME
     if not path.is_file():
         raise ModelLoadError(f"No {FILENAME} in {directory}; expected a predictor saved by nlpkit.")
