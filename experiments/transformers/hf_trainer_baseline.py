@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--labels", choices=["escalation", "five"], default="escalation")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=float, default=6.0)
+    parser.add_argument("--out", type=Path, default=None, help="write test predictions to OUT/hf_<labels>_seed<k>.csv")
     args = parser.parse_args()
     train_x, train_y = load("train", args.labels)
     test_x, test_y = load("test", args.labels)
@@ -49,6 +50,10 @@ def main() -> None:
         peer = HfTrainerPeer(epochs=args.epochs).fit(train_x, train_y, seed=seed)
         fit_s = time.perf_counter() - start
         pred = peer.predict(test_x)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame({"text": test_x, "label": test_y, "predicted": pred}).to_csv(
+                args.out / f"hf_{args.labels}_seed{seed}.csv", index_label="id")
         print(json.dumps({
             "labels": args.labels, "seed": seed, "n_train": len(train_x), "n_test": len(test_x),
             "test_macro_f1": round(f1_score(test_y, pred, average="macro"), 4),
