@@ -162,6 +162,16 @@ class FinetuneModelConfig(EncoderModelConfig):
 
 
 @dataclass
+class BlendModelConfig:
+    """A fine-tuned encoder and a TF-IDF model, probabilities averaged (nlpkit.models.blend)."""
+
+    kind: str = "blend.v1"
+    encoder_weight: float = 0.5  # the fine-tuned encoder's share of the averaged probabilities
+    finetune: FinetuneModelConfig = field(default_factory=FinetuneModelConfig)
+    tfidf: TfidfModelConfig = field(default_factory=TfidfModelConfig)
+
+
+@dataclass
 class TrackingConfig:
     enabled: bool = True
     uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<launch dir>/mlflow.db
@@ -193,6 +203,7 @@ MODEL_SCHEMAS: dict[str, type] = {
     "tfidf": TfidfModelConfig,
     "embed": EmbedModelConfig,
     "finetune": FinetuneModelConfig,
+    "blend": BlendModelConfig,
 }
 
 

@@ -102,17 +102,21 @@ def tiny_model_overrides(kind: str) -> dict:
     if kind.startswith("finetune"):
         return {"encoder": tiny_encoder(), "max_length": 32, "chunk_stride": 8, "batch_size": 8, "epochs": 30, "learning_rate": 1e-2,
                 "warmup_ratio": 0.0, "validation_fraction": 0.0, "progress": False}
+    if kind.startswith("blend"):
+        return {"finetune": tiny_model_overrides("finetune.v1"), "tfidf": {"C": 10.0}}
     return {}
 
 
 def tunable_param(kind: str) -> tuple[str, list[float]]:
-    """A positive float hyper-parameter of ``kind`` and two values for a grid search (contract tests)."""
+    """A float hyper-parameter of ``kind`` and two values for a grid search (contract tests)."""
+    if kind.startswith("blend"):
+        return "encoder_weight", [0.3, 0.7]
     return ("learning_rate", [3e-3, 1e-2]) if kind.startswith("finetune") else ("C", [0.5, 2.0])
 
 
 def batch_tolerance(kind: str) -> float:
     """How far batched and one-at-a-time probabilities may differ: encoders run float32 on padded batches."""
-    return 1e-6 if kind.startswith(("embed_logreg", "finetune")) else 1e-10
+    return 1e-6 if kind.startswith(("embed_logreg", "finetune", "blend")) else 1e-10
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ def test_config_groups_are_complete():
     assert {"local", "server", "off"} <= set(GROUPS["tracking"])
 
 
-PRESETS = {"tfidf_fast": "tfidf_svm.v1"}  # model configs that are settings of a family, not a family
+PRESETS = {"tfidf_fast": "tfidf_svm.v1", "finetune_tfidf": "blend.v1"}  # model configs that are settings of a family, not a family
 
 
 @pytest.mark.parametrize("task,model,tracking", itertools.product(GROUPS["task"], GROUPS["model"], GROUPS["tracking"]))

@@ -20,7 +20,7 @@ LABELS = ["escalatory"] * 4 + ["de_escalatory"] * 4 + ["neutral"] * 4
 PAIRS = [("the truce", t) for t in TEXTS]
 
 
-ENCODER_KINDS = {"embed_logreg.v1", "finetune.v1"}
+ENCODER_KINDS = {"embed_logreg.v1", "finetune.v1", "blend.v1"}
 
 
 def make(kind: str):
@@ -121,7 +121,8 @@ def test_works_inside_pipeline_and_grid_search(kind):
 def test_invalid_hyper_parameter_message(kind):
     name, _ = tunable_param(kind)
     model = make(kind).set_params(**{name: -1.0})
-    with pytest.raises(ConfigError, match=rf"model\.{name} must be a float > 0; got -1\.0"):
+    expected = r"a float in \[0, 1\]" if kind.startswith("blend") else "a float > 0"
+    with pytest.raises(ConfigError, match=rf"model\.{name} must be {expected}.*; got -1\.0"):
         model.fit(TEXTS, LABELS)
 
 

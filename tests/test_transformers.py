@@ -257,6 +257,32 @@ def test_refit_run_scores_validation_with_the_model_that_had_not_seen_it(make_cf
     assert model.heldout_validation_proba_.shape == (result.sizes["validation"], len(model.classes_))
 
 
+def test_blend_run_averages_its_members_saves_without_pickle_and_loads_with_onnx(make_cfg, tiny_encoder_dir):
+    from nlpkit import Predictor, train
+
+    cfg = make_cfg("model=finetune_tfidf", f"model.finetune.encoder={tiny_encoder_dir}", "model.finetune.max_length=48",
+                   "model.finetune.epochs=2", "model.finetune.progress=false", "model.finetune.refit=true",
+                   "model.encoder_weight=0.7", "data.max_rows=120")
+    result = train(cfg)
+    model, texts = result.predictor.model, ["Shelling resumed at dawn.", "The talks resumed."]
+    mixed = 0.7 * model.finetune_.predict_proba(texts) + 0.3 * model.tfidf_.predict_proba(texts)
+    np.testing.assert_allclose(model.predict_proba(texts), mixed, atol=1e-12)
+    assert model.tfidf_.C == 10.0 and model.finetune_.refit  # the members take model=tfidf_logreg / finetune settings
+    assert result.metrics["train/refit_epochs"] >= 1  # the encoder's fit report, logged by train()
+    assert model.heldout_validation_proba_.shape == (result.sizes["validation"], 3)  # validation scored on it
+    files = [p.name for p in result.predictor_dir.rglob("*") if p.is_file()]
+    assert {"blend.json", "model.safetensors", "model.skops"} <= set(files) and not [f for f in files if f.endswith(".pkl")]
+    onnx = Predictor.load(result.model_uri, runtime="onnx")
+    np.testing.assert_allclose(onnx.predict_proba(texts), result.predictor.predict_proba(texts), atol=1e-4)
+
+
+def test_blend_members_must_be_of_their_family(tiny_encoder_dir):
+    from nlpkit.models.blend import BlendClassifier
+
+    with pytest.raises(ConfigError, match=r"model.finetune.kind must be a finetune kind .*got 'embed_logreg.v1'"):
+        BlendClassifier(finetune={"kind": "embed_logreg.v1"}).fit(TEXTS, LABELS)
+
+
 # -- the real packaged encoder -----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_packaged_minilm_embeddings_separate_the_tiny_set(tmp_path):

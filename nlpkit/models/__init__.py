@@ -14,7 +14,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig
 
 from nlpkit.errors import ConfigError
-from nlpkit.models import tfidf_io, transformer_io
+from nlpkit.models import blend, tfidf_io, transformer_io
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,24 @@ def _encoder(family: str) -> Callable[[DictConfig, int], Any]:
     return build
 
 
+def _blend(cfg: DictConfig, seed: int) -> Any:
+    from omegaconf import OmegaConf
+
+    from nlpkit.models.blend import BlendClassifier
+
+    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # members' configs as plain dicts
+    return BlendClassifier(random_state=seed, **{k: v for k, v in plain.items() if k != "kind"})
+
+
 TFIDF = Family("tfidf", save=tfidf_io.save, load=tfidf_io.load)
 ENCODER = Family("encoder", save=transformer_io.save, load=transformer_io.load, requirements=transformer_io.REQUIREMENTS)
+BLEND = Family("blend", save=blend.save, load=blend.load, requirements=transformer_io.REQUIREMENTS)
 REGISTRY: dict[str, tuple[Family, Callable[[DictConfig, int], Any]]] = {
     "tfidf_logreg.v1": (TFIDF, _tfidf("logreg")),
     "tfidf_svm.v1": (TFIDF, _tfidf("svm")),
     "embed_logreg.v1": (ENCODER, _encoder("embed_logreg")),
     "finetune.v1": (ENCODER, _encoder("finetune")),
+    "blend.v1": (BLEND, _blend),
 }
 
 
