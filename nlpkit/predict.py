@@ -79,7 +79,10 @@ class Predictor:
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
         """Probabilities, one row per input, columns in the order of ``labels``."""
-        proba = self.model.predict_proba(self.prepare(inputs))
+        return self.in_label_order(self.model.predict_proba(self.prepare(inputs)))
+
+    def in_label_order(self, proba: np.ndarray) -> np.ndarray:
+        """Probability columns rearranged from the model's ``classes_`` order to the order of ``labels``."""
         order = [list(self.model.classes_).index(label) for label in self.labels]
         return proba[:, order]
 

@@ -132,8 +132,8 @@ def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any,
                     heldout: np.ndarray | None = None) -> dict[str, float]:
     if heldout is None:
         proba = predictor.predict_proba(model_inputs(part))
-    else:  # columns from the model's class order to the predictor's label order
-        proba = heldout[:, [list(predictor.model.classes_).index(label) for label in predictor.labels]]
+    else:
+        proba = predictor.in_label_order(heldout)
     y_pred = [predictor.labels[i] for i in proba.argmax(axis=1)]
     write_artifacts(out, name, part, y_pred, proba, predictor.labels)
     if cfg.data.slices:

@@ -46,10 +46,7 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         items = check_texts(X)
         self.finetune_, self.tfidf_ = self._member("finetune"), self._member("tfidf")
-        if validation is None:
-            self.finetune_.fit(items, y)
-        else:
-            self.finetune_.fit(items, y, validation=validation)
+        self.finetune_.fit(items, y, validation=validation)
         self.tfidf_.fit(items, y)
         self.classes_ = self.finetune_.classes_
         self.pairs_ = self.finetune_.pairs_

@@ -101,7 +101,8 @@ class FinetuneClassifier(EncoderClassifier):
     ) -> None:
         labels = np.searchsorted(self.classes_, y)
         train_idx, val_items, val_labels = self._validation(items, labels, validation)
-        train_enc = encoded if train_idx is None else self._encode([items[i] for i in train_idx])
+        train_items = items if train_idx is None else [items[i] for i in train_idx]
+        train_enc = encoded if train_idx is None else self._encode(train_items)
         train_labels = labels if train_idx is None else labels[train_idx]
         val_enc = self._encode(val_items) if val_items else None
         self._new_model(local)
@@ -110,7 +111,10 @@ class FinetuneClassifier(EncoderClassifier):
         self.model_.eval()
         self.fit_report_.update(loop.report())
         if self.refit and val_enc is not None:
-            self._refit(items, labels, train_idx, validation, val_items, val_enc, val_labels, loop.best_epoch, local)
+            if validation is not None:  # the caller's validation split: keep the selection model's view of it
+                self.heldout_validation_proba_ = softmax(self._pooled(val_enc))
+            self._refit(train_items + list(val_items), np.concatenate([train_labels, val_labels]), loop.best_epoch,
+                        local)
 
     def _new_model(self, local: bool) -> None:
         """The pretrained encoder with a fresh classification head (seeded), and its PyTorch runner."""
@@ -120,20 +124,14 @@ class FinetuneClassifier(EncoderClassifier):
         self.model_.config.label2id = {str(c): i for i, c in enumerate(self.classes_)}
         self.runner_ = encoders.torch_runner(self.model_, encoders.input_names(self.tokenizer_), self.OUTPUT)
 
-    def _refit(self, items: list[Any], labels: np.ndarray, train_idx: np.ndarray | None,
-               validation: tuple[Any, Any] | None, val_items: list[Any], val_enc: long_text.Encoded,
-               val_labels: np.ndarray, epochs: int, local: bool) -> None:
-        """Fine-tune again on training + validation documents for the ``epochs`` early stopping chose."""
-        if validation is not None:  # the caller's validation split: keep the selection model's view of it
-            self.heldout_validation_proba_ = softmax(self._pooled(val_enc))
-        all_items = (items if train_idx is None else [items[i] for i in train_idx]) + list(val_items)
-        all_labels = np.concatenate([labels if train_idx is None else labels[train_idx], val_labels])
+    def _refit(self, items: list[Any], labels: np.ndarray, epochs: int, local: bool) -> None:
+        """Fine-tune again from the pretrained encoder on ``items`` (training + validation documents) for the
+        ``epochs`` early stopping chose."""
         self._new_model(local)
-        loop = Loop(self, self._encode(all_items), all_labels, None, None, epochs=max(epochs, 1),
-                    curve_prefix="curve/refit_")
+        loop = Loop(self, self._encode(items), labels, None, None, epochs=epochs, curve_prefix="curve/refit_")
         self.refit_history_ = loop.run()
         self.model_.eval()
-        self.fit_report_.update({"refit_epochs": float(max(epochs, 1)), "refit_size": float(len(all_items)),
+        self.fit_report_.update({"refit_epochs": float(epochs), "refit_size": float(len(items)),
                                  "refit_final_loss": self.refit_history_[-1]["train_loss"]})
 
     def _validation(
