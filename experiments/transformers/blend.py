@@ -1,9 +1,13 @@
 """Does averaging a fine-tuned encoder's probabilities with a TF-IDF model's help? (the "combine with TF-IDF"
-lever of the accuracy study). Reads the test predictions two nlpkit runs wrote (``<output_dir>/predictions/
-test.csv``, same data and split) and scores the weighted average ``w * encoder + (1 - w) * tfidf``.
+and "seed ensembles" levers of the accuracy study). Reads the test predictions nlpkit runs wrote
+(``<output_dir>/predictions/test.csv``, same data and split) and scores the weighted average
+``w * encoder + (1 - w) * tfidf``, where ``encoder`` is the mean of one or more fine-tuned runs (several runs
+that differ only in ``seed=`` make a seed ensemble).
 
     python experiments/transformers/blend.py --encoder-run /tmp/ft2/conflibert_cameo-finetune \
         --tfidf-run /tmp/tfidf_cc --weights 1.0 0.8 0.5
+    python experiments/transformers/blend.py --encoder-run /tmp/s0/cc5-finetune /tmp/s1/cc5-finetune \
+        --tfidf-run /tmp/tfidf_cc5 --weights 1.0 0.5
 
 The weight is fixed in advance (0.5: the plain average), not tuned on the test set; the other weights are
 shown to report every value that was looked at.
@@ -32,11 +36,16 @@ def blend(encoder: pd.DataFrame, tfidf: pd.DataFrame, weight: float) -> tuple[li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder-run", type=Path, required=True, help="output_dir of the finetune run")
+    parser.add_argument("--encoder-run", type=Path, nargs="+", required=True,
+                        help="output_dir of the finetune run (several: their probabilities are averaged first)")
     parser.add_argument("--tfidf-run", type=Path, required=True, help="output_dir of the TF-IDF run")
     parser.add_argument("--weights", type=float, nargs="+", default=[1.0, 0.5])
     args = parser.parse_args()
-    encoder = pd.read_csv(args.encoder_run / "predictions" / "test.csv", keep_default_na=False)
+    runs = [pd.read_csv(run / "predictions" / "test.csv", keep_default_na=False) for run in args.encoder_run]
+    encoder = runs[0]
+    for k, other in enumerate(runs[1:], start=2):
+        labels, proba = blend(encoder, other, (k - 1) / k)  # running mean of the first k runs
+        encoder = encoder.assign(**{f"p_{name}": proba[:, j] for j, name in enumerate(labels)})
     tfidf = pd.read_csv(args.tfidf_run / "predictions" / "test.csv", keep_default_na=False)
     for weight in args.weights:
         labels, proba = blend(encoder, tfidf, weight)
