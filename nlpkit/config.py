@@ -158,6 +158,7 @@ class FinetuneModelConfig(EncoderModelConfig):
     validation_fraction: float = 0.1  # stratified hold-out of the training set for early stopping; 0: none
     class_weight: Optional[str] = None  # "balanced": loss weights inverse to class frequency
     refit: bool = False  # after early stopping: fine-tune again on train + validation for the chosen epochs
+    # (same learning-rate schedule as the selection run, stopped at the chosen epoch)
     progress: bool = True
 
 

@@ -8,7 +8,9 @@ same pooling that prediction uses.
 
 ``refit=True``: once early stopping has chosen the number of epochs, fine-tune again from the pretrained
 encoder on the training *and* validation documents for that many epochs, so the model that ships has seen
-every labelled example (about 1.8x the training time). The validation split is then no longer held out from
+every labelled example (about 1.8x the training time). The refit replays the selection run's training: the
+same learning-rate schedule (warm-up and linear decay over ``epochs``), stopped after the chosen epoch, so the
+shipped model is the selected one trained on more data, not a shorter schedule that decays sooner. The validation split is then no longer held out from
 the final model, so the selection run's probabilities on it are kept in ``heldout_validation_proba_`` and
 nlpkit.train scores the validation split from those.
 """
@@ -126,7 +128,7 @@ class FinetuneClassifier(EncoderClassifier):
 
     def _refit(self, items: list[Any], labels: np.ndarray, epochs: int, local: bool) -> None:
         """Fine-tune again from the pretrained encoder on ``items`` (training + validation documents) for the
-        ``epochs`` early stopping chose."""
+        ``epochs`` early stopping chose, on the selection run's learning-rate schedule (over ``self.epochs``)."""
         self._new_model(local)
         loop = Loop(self, self._encode(items), labels, None, None, epochs=epochs, curve_prefix="curve/refit_")
         self.refit_history_ = loop.run()

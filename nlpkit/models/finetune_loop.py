@@ -41,6 +41,8 @@ class Loop:
     def __init__(self, clf: Any, train: long_text.Encoded, labels: np.ndarray,
                  val: long_text.Encoded | None, val_labels: np.ndarray | None,
                  epochs: int | None = None, curve_prefix: str = "curve/") -> None:
+        """Train for ``epochs`` (default ``clf.epochs``) on the learning-rate schedule of ``clf.epochs`` epochs:
+        a shorter run (the refit) replays the first epochs of the schedule that the selection run followed."""
         import torch
 
         self.clf, self.train, self.labels, self.val, self.val_labels = clf, train, labels, val, val_labels
@@ -58,7 +60,8 @@ class Loop:
         for epoch in range(1, self.epochs + 1):
             start = time.perf_counter()
             train_loss = self._epoch(optimizer, scheduler, loss_fn, bar)
-            row = {"epoch": float(epoch), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start}
+            row = {"epoch": float(epoch), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start,
+                   "learning_rate": float(scheduler.get_last_lr()[0])}
             if self.val is not None:
                 row["validation_macro_f1"], row["validation_loss"] = self.clf.validation_scores(self.val, self.val_labels)
             self._record(row, bar)
@@ -140,7 +143,7 @@ class Loop:
             (no_decay if param.ndim < 2 else decay).append(param)  # no decay on biases and LayerNorm weights
         groups = [{"params": decay, "weight_decay": self.clf.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.clf.learning_rate)
-        steps = self._steps_per_epoch() * self.epochs
+        steps = self._steps_per_epoch() * self.clf.epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.clf.warmup_ratio * steps), steps)
         return optimizer, scheduler
 
