@@ -155,6 +155,7 @@ class FinetuneModelConfig(EncoderModelConfig):
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     patience: int = 2  # epochs without a better validation macro-F1 before stopping
+    early_stopping: bool = True  # false: run every epoch and keep the last (validation still scored per epoch)
     validation_fraction: float = 0.1  # stratified hold-out of the training set for early stopping; 0: none
     class_weight: Optional[str] = None  # "balanced": loss weights inverse to class frequency
     refit: bool = False  # after early stopping: fine-tune again on train + validation for the chosen epochs

@@ -115,6 +115,20 @@ def test_early_stopping_restores_the_best_epoch_and_reports_the_curve(tiny_encod
     assert f1_score(LABELS, model.predict(TEXTS), average="macro") == pytest.approx(best)
 
 
+def test_without_early_stopping_every_epoch_runs_and_the_last_is_kept(tiny_encoder_dir):
+    model = finetune(epochs=6, patience=1, learning_rate=1e-2, early_stopping=False, refit=True)
+    model.fit(TEXTS * 2, LABELS * 2, validation=(TEXTS, LABELS))
+    history, best = model.history_, int(model.fit_report_["best_epoch"])
+    assert len(history) == 6 and best < 5  # patience 1 would have stopped after epoch best + 1 and restored `best`
+    # the kept weights are the last epoch's: the held-out view of validation has the last row's loss, not the best's
+    proba = model.heldout_validation_proba_[np.arange(len(LABELS)), np.searchsorted(model.classes_, LABELS)]
+    loss = float(-np.mean(np.log(proba)))
+    assert loss == pytest.approx(history[-1]["validation_loss"], rel=1e-4)
+    assert loss != pytest.approx(history[best - 1]["validation_loss"], rel=1e-2)
+    # and the refit runs every epoch too: the fixed-recipe fine-tune, on train + validation
+    assert model.fit_report_["refit_epochs"] == 6.0 and len(model.refit_history_) == 6
+
+
 def test_internal_holdout_and_class_weights(tiny_encoder_dir):
     model = finetune(epochs=2, validation_fraction=0.25, class_weight="balanced").fit(TEXTS * 2, LABELS * 2)
     assert model.fit_report_["validation_size"] == 6.0 and model.fit_report_["epochs_run"] == 2.0
@@ -162,6 +176,8 @@ def test_bad_fine_tuning_settings_say_what_was_expected(tiny_encoder_dir):
         finetune(epochs=0).fit(TEXTS, LABELS)
     with pytest.raises(ConfigError, match=r"model.refit must be true or false; got 'yes'"):
         finetune(refit="yes").fit(TEXTS, LABELS)
+    with pytest.raises(ConfigError, match=r"model.early_stopping must be true or false; got 'no'"):
+        finetune(early_stopping="no").fit(TEXTS, LABELS)
 
 
 # -- storage and runtimes --------------------------------------------------------------------------------

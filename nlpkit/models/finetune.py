@@ -2,11 +2,12 @@
 
 AdamW with linear warm-up and decay, optional class weights, early stopping on validation macro-F1 (a
 stratified hold-out of the training set, or ``fit(X, y, validation=(X_val, y_val))``) with the best epoch's
-weights restored, a tqdm progress bar, and the training curve in ``history_`` (logged to the active MLflow
+weights restored (``early_stopping=False``: every epoch runs and the last is kept; validation is still scored
+each epoch), a tqdm progress bar, and the training curve in ``history_`` (logged to the active MLflow
 run with ``step=epoch``). With ``long_text=chunks`` the loss is taken on the document's pooled logits, the
 same pooling that prediction uses.
 
-``refit=True``: once early stopping has chosen the number of epochs, fine-tune again from the pretrained
+``refit=True``: once early stopping has chosen the number of epochs (all ``epochs`` without early stopping), fine-tune again from the pretrained
 encoder on the training *and* validation documents for that many epochs, so the model that ships has seen
 every labelled example (about 1.8x the training time). The refit replays the selection run's training: the
 same learning-rate schedule (warm-up and linear decay over ``epochs``), stopped after the chosen epoch, so the
@@ -55,6 +56,7 @@ class FinetuneClassifier(EncoderClassifier):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         patience: int = 2,
+        early_stopping: bool = True,
         validation_fraction: float = 0.1,
         class_weight: str | None = None,
         refit: bool = False,
@@ -74,6 +76,7 @@ class FinetuneClassifier(EncoderClassifier):
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.patience = patience
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
         self.refit = refit
@@ -89,6 +92,7 @@ class FinetuneClassifier(EncoderClassifier):
             ("patience", self.patience >= 1, "an int >= 1", "2"),
             ("validation_fraction", 0 <= self.validation_fraction < 0.5, "a float in [0, 0.5)", "0.1"),
             ("class_weight", self.class_weight in (None, "balanced"), "null or 'balanced'", "balanced"),
+            ("early_stopping", isinstance(self.early_stopping, bool), "true or false", "false"),
             ("refit", isinstance(self.refit, bool), "true or false", "true"),
         ]
         for name, ok, expected, example in checks:
@@ -115,7 +119,7 @@ class FinetuneClassifier(EncoderClassifier):
         if self.refit and val_enc is not None:
             if validation is not None:  # the caller's validation split: keep the selection model's view of it
                 self.heldout_validation_proba_ = softmax(self._pooled(val_enc))
-            self._refit(train_items + list(val_items), np.concatenate([train_labels, val_labels]), loop.best_epoch,
+            self._refit(train_items + list(val_items), np.concatenate([train_labels, val_labels]), loop.chosen_epoch(),
                         local)
 
     def _new_model(self, local: bool) -> None:

@@ -69,9 +69,13 @@ class Loop:
                 break
         if bar is not None:
             bar.close()
-        if self.best_state is not None:
+        if self.best_state is not None and self.clf.early_stopping:
             self.clf.model_.load_state_dict(self.best_state)
         return self.history
+
+    def chosen_epoch(self) -> int:
+        """The epoch whose weights the run kept: the best on validation, or the last without early stopping."""
+        return self.best_epoch if self.clf.early_stopping and self.val is not None else len(self.history)
 
     def report(self) -> dict[str, float]:
         """Summary for ``fit_report_``: epochs run, best epoch and its validation macro-F1, validation size."""
@@ -182,9 +186,10 @@ class Loop:
             return False
         if row["validation_macro_f1"] > self.best_f1:
             self.best_epoch, self.best_f1 = epoch, row["validation_macro_f1"]
-            self.best_state = {k: v.detach().clone() for k, v in self.clf.model_.state_dict().items()}
+            if self.clf.early_stopping:
+                self.best_state = {k: v.detach().clone() for k, v in self.clf.model_.state_dict().items()}
             return False
-        return epoch - self.best_epoch >= self.clf.patience
+        return self.clf.early_stopping and epoch - self.best_epoch >= self.clf.patience
 
 
 def _windows_by_doc(encoded: long_text.Encoded) -> list[list[int]]:
