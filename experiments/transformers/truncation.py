@@ -69,7 +69,8 @@ def runs(args: argparse.Namespace, X: list[str], y: list[str], X_test: list[str]
                {"docs_truncated": stats["docs_truncated_share"], "tokens_dropped": stats["tokens_dropped_share"],
                 "windows_per_doc": stats["windows_per_doc"]})
     # no truncation: the same TF-IDF model (model=tfidf_logreg) on the head window's text, then on all of it
-    views = {"tfidf (head window)": (head_text(X, args.max_length), head_text(X_test, args.max_length)),
+    heads = head_text(X + X_test, args.max_length)  # one tokenizer load for both splits
+    views = {"tfidf (head window)": (heads[: len(X)], heads[len(X):]),
              "tfidf (whole article)": (X, X_test)}
     for name, (train_x, test_x) in views.items():
         yield name, TfidfClassifier(C=10.0, random_state=args.seed).fit(train_x, y).predict(test_x).tolist(), {}

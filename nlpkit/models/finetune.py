@@ -7,12 +7,13 @@ each epoch), a tqdm progress bar, and the training curve in ``history_`` (logged
 run with ``step=epoch``). With ``long_text=chunks`` the loss is taken on the document's pooled logits, the
 same pooling that prediction uses.
 
-``refit=True``: once early stopping has chosen the number of epochs (all ``epochs`` without early stopping), fine-tune again from the pretrained
-encoder on the training *and* validation documents for that many epochs, so the model that ships has seen
-every labelled example (about 1.8x the training time). The refit replays the selection run's training: the
-same learning-rate schedule (warm-up and linear decay over ``epochs``), stopped after the chosen epoch, so the
-shipped model is the selected one trained on more data, not a shorter schedule that decays sooner. The validation split is then no longer held out from
-the final model, so the selection run's probabilities on it are kept in ``heldout_validation_proba_`` and
+``refit=True``: once early stopping has chosen the number of epochs (all ``epochs`` without early
+stopping), fine-tune again from the pretrained encoder on the training *and* validation documents for that
+many epochs, so the model that ships has seen every labelled example (about 1.8x the training time). The
+refit replays the selection run's training: the same learning-rate schedule (warm-up and linear decay over
+``epochs``), stopped after the chosen epoch, so the shipped model is the selected one trained on more data,
+not a shorter schedule that decays sooner. The validation split is then no longer held out from the final
+model, so the selection run's probabilities on it are kept in ``heldout_validation_proba_`` and
 nlpkit.train scores the validation split from those.
 """
 

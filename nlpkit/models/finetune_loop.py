@@ -53,7 +53,8 @@ class Loop:
         self.best_epoch, self.best_f1, self.best_state = 0, -1.0, None
 
     def run(self) -> list[dict[str, float]]:
-        """Train up to ``epochs`` epochs; stop after ``patience`` epochs without a better validation F1."""
+        """Train up to ``epochs`` epochs; with early stopping, stop after ``patience`` epochs without a better
+        validation F1 and restore the best epoch's weights (without it, every epoch runs and the last is kept)."""
         optimizer, scheduler = self._optimizer()
         loss_fn = self._loss()
         bar = self._bar()
@@ -69,7 +70,7 @@ class Loop:
                 break
         if bar is not None:
             bar.close()
-        if self.best_state is not None and self.clf.early_stopping:
+        if self.best_state is not None:  # only kept with early stopping
             self.clf.model_.load_state_dict(self.best_state)
         return self.history
 
