@@ -6,6 +6,7 @@ dicts with ``target`` and ``text``.
 
 from __future__ import annotations
 
+import nlpkit  # noqa: F401  first: switches MLflow telemetry off before mlflow is imported
 import mlflow
 from mlflow.pyfunc import PythonModel
 
