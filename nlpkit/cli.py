@@ -24,13 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except NlpkitError as err:
-        print(f"error: {err}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"error: {' '.join(str(err).split())} (--debug shows the traceback)", file=sys.stderr)
         return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nlpkit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nlpkit {nlpkit.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of nlpkit's errors")
     sub = parser.add_subparsers(dest="command")
     predict = sub.add_parser("predict", help="label texts with a trained predictor")
     predict.add_argument("--model", required=True, help="predictor directory, runs:/<id>/model or models:/<name>/<version>")
@@ -57,15 +60,34 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--metrics", nargs="+", default=["test/macro_f1", "test/accuracy"])
     report.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
     report.set_defaults(func=_report)
+
+    runs = sub.add_parser("runs", help="look after the MLflow runs of this host")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True)
+    clean = runs_sub.add_parser("clean", help="mark FAILED the RUNNING runs whose process on this host is gone")
+    clean.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
+    clean.add_argument("--dry-run", action="store_true", help="only print what would be marked FAILED")
+    clean.set_defaults(func=_runs_clean)
     return parser
 
 
 def _client(uri: str | None) -> object:
-    from mlflow.tracking import MlflowClient
+    from nlpkit.store import open_store
 
-    from nlpkit.tracking import resolve_uri
+    return open_store(uri)
 
-    return MlflowClient(resolve_uri(uri))
+
+def _runs_clean(args: argparse.Namespace) -> int:
+    from nlpkit.procs import hostname
+    from nlpkit.store import open_store, reap_stale_runs, resolve_uri
+
+    uri = resolve_uri(args.tracking_uri)
+    stale = reap_stale_runs(open_store(uri, reap=False), dry_run=args.dry_run)
+    verb = "would mark FAILED" if args.dry_run else "marked FAILED"
+    for run in stale:
+        print(f"{verb} {run.run_id} ({run.experiment}/{run.name}): {run.reason}")
+    if not stale:
+        print(f"no stale runs of host {hostname()} in {uri}")
+    return 0
 
 
 def _compare(args: argparse.Namespace) -> int:

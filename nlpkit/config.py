@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nlpkit.errors import ConfigError
+from nlpkit.validation import check_values
 
 
 class TaskName(Enum):
@@ -62,7 +63,10 @@ class SplitConfig:
     validation_size: float = 0.15
     test_size: float = 0.2
     seed: int = 0
-    dedupe: bool = False  # drop validation/test documents that near-duplicate a training document
+    # Documents of validation/test/extra splits that duplicate a training document (exactly, after case and
+    # whitespace normalisation, or with TF-IDF cosine > dedupe_threshold): drop (default) | keep (count and warn)
+    # | error. true/false (nlpkit <= 0.1) still mean drop/keep. A str, not an Enum, so those booleans still load.
+    dedupe: str = "drop"
     dedupe_threshold: float = 0.8  # TF-IDF cosine similarity above which two texts are near-duplicates
 
 
@@ -244,7 +248,8 @@ def validate(cfg: DictConfig) -> DictConfig:
     """Check ``cfg`` against the full schema; return it with defaults filled in.
 
     Raises ConfigError naming the offending key when a key is unknown (also keys added with ``+``),
-    a value has the wrong type, or a required value is missing.
+    a value has the wrong type or lies outside its range or choices (``nlpkit.validation``), or a required
+    value is missing.
     """
     if "model" not in cfg or cfg.model is None or "kind" not in cfg.model:
         raise ConfigError("The config has no model.kind. Fix: choose a model, e.g. `model=tfidf_logreg`.")
@@ -268,37 +273,8 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"Missing required config value(s): {missing}. Fix: set them on the command line, "
             f"e.g. `nlpkit-train data=file {missing[0]}=...`."
         )
-    _check_values(merged)
+    check_values(merged)
     return merged
-
-
-def _check_values(cfg: DictConfig) -> None:
-    if len(cfg.task.labels) < 2:
-        raise ConfigError(
-            f"task.labels must list at least two labels; got {list(cfg.task.labels)}. "
-            "Fix: set the ordered label set in the task config."
-        )
-    if len(set(cfg.task.labels)) != len(cfg.task.labels):
-        raise ConfigError(f"task.labels has duplicates: {list(cfg.task.labels)}. Fix: list each label once.")
-    source = DataSource(cfg.data.source)
-    if source is not DataSource.embedded and not cfg.data.path and not cfg.data.files:
-        raise ConfigError(
-            f"data.source={source.value} needs data.path (or data.files for one file per split); got none. "
-            f"Fix: e.g. `nlpkit-train data={source.value} data.path=/path/to/your/data`."
-        )
-    if cfg.cv.folds < 0 or cfg.cv.folds == 1:
-        raise ConfigError(f"cv.folds must be 0 (off) or >= 2; got {cfg.cv.folds}. Fix: e.g. cv.folds=5.")
-    if not 0.0 < cfg.data.split.dedupe_threshold <= 1.0:
-        raise ConfigError(
-            f"data.split.dedupe_threshold must be in (0, 1]; got {cfg.data.split.dedupe_threshold}. Fix: e.g. 0.8."
-        )
-    split = cfg.data.split
-    for name in ("validation_size", "test_size"):
-        value = split[name]
-        if not 0.0 < value < 0.5:
-            raise ConfigError(
-                f"data.split.{name} must be a fraction in (0, 0.5); got {value}. Fix: e.g. data.split.{name}=0.15."
-            )
 
 
 register_configs()

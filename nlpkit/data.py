@@ -19,19 +19,23 @@ from typing import Any
 import datasets
 from datasets import Dataset, DatasetDict
 from omegaconf import DictConfig
+
 from nlpkit.config import DataSource
 from nlpkit.corpus import corpus_path
+from nlpkit.datafiles import cause, check_files, read_files
+from nlpkit.duplicates import handle_duplicates
 from nlpkit.errors import DataError
-from nlpkit.splits import remove_near_duplicates, split_dataset
+from nlpkit.splits import split_dataset
 
 log = logging.getLogger(__name__)
-FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
 def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, float] | None = None) -> DatasetDict:
     """Load the configured data set, validate it for the task and return its splits.
 
-    ``report``, if given, receives counts worth logging (e.g. ``near_duplicates_removed``).
+    Documents of the evaluation splits that duplicate a training document are handled by
+    ``data.split.dedupe`` (see ``nlpkit.splits.handle_duplicates``). ``report``, if given, receives counts worth
+    logging (``duplicates_exact``, ``duplicates_near``, ``duplicates_dropped``, ``duplicates/<split>``).
     """
     datasets.disable_progress_bars()
     raw, where = _load_raw(data_cfg)
@@ -39,12 +43,10 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, floa
     ds = _rename_columns(ds, data_cfg.columns, where)
     if data_cfg.max_rows:
         ds = ds.shuffle(seed=data_cfg.split.seed).select(range(min(data_cfg.max_rows, len(ds))))
+    _check_slices(ds, data_cfg, where)
     ds = _normalise(ds, data_cfg, task_cfg, where)
     splits = split_dataset(ds, data_cfg.split, where)
-    if data_cfg.split.dedupe:
-        splits, removed = remove_near_duplicates(splits, data_cfg.split.dedupe_threshold)
-        if report is not None:
-            report["near_duplicates_removed"] = float(removed)
+    splits = handle_duplicates(splits, data_cfg.split, where, report if report is not None else {})
     _check_train(splits["train"], where)
     return splits
 
@@ -70,37 +72,62 @@ def _load_raw(cfg: DictConfig) -> tuple[Dataset | DatasetDict, str]:
     source = DataSource(cfg.source) if not isinstance(cfg.source, DataSource) else cfg.source
     if source is DataSource.embedded:
         path = corpus_path(cfg.name)
-        return datasets.load_dataset("json", data_files=str(path), split="train"), str(path)
+        return read_files("json", {"train": str(path)}, split="train"), str(path)
     if source is DataSource.file:
         return _load_files(cfg)
     if source is DataSource.disk:
-        if not cfg.path or not Path(cfg.path).exists():
-            raise DataError(
-                f"data.path={cfg.path!r} does not exist; expected a directory written by save_to_disk. "
-                "Fix: set data.path to that directory."
-            )
-        return datasets.load_from_disk(cfg.path), cfg.path
-    return datasets.load_dataset(cfg.path, cfg.hub_config), f"hub:{cfg.path}"
+        return _load_disk(cfg.path), cfg.path
+    try:
+        return datasets.load_dataset(cfg.path, cfg.hub_config), f"hub:{cfg.path}"
+    except Exception as err:  # no network, unknown name, wrong config name: datasets raises many kinds
+        raise DataError(
+            f"Could not load the hub dataset data.path={cfg.path!r} (data.hub_config={cfg.hub_config!r}): {cause(err)}. "
+            "Fix: check the name; offline, save it once with save_to_disk and use data=disk data.path=<folder>."
+        ) from err
+
+
+def _load_disk(path: str | None) -> Dataset | DatasetDict:
+    if not path or not Path(path).is_dir():
+        what = "is a file" if path and Path(path).is_file() else "does not exist"
+        raise DataError(
+            f"data.path={path!r} {what}; expected a directory written by save_to_disk. "
+            "Fix: set data.path to that directory (or use data=file for a CSV/JSONL/Parquet file)."
+        )
+    try:
+        return datasets.load_from_disk(path)
+    except Exception as err:  # FileNotFoundError for a folder that save_to_disk did not write, and others
+        raise DataError(
+            f"data.path={path!r} is not a dataset written by save_to_disk ({cause(err)}). "
+            "Fix: point data.path at the folder holding dataset_dict.json or state.json, or use data=file."
+        ) from err
 
 
 def _load_files(cfg: DictConfig) -> tuple[Dataset | DatasetDict, str]:
     files = dict(cfg.files) if cfg.files else {"train": cfg.path}
     if not all(files.values()):
         raise DataError("data.source=file needs data.path (one file) or data.files (split -> file). Fix: set one.")
-    for path in files.values():
-        if not Path(path).is_file():
-            raise DataError(f"Data file {path!r} does not exist. Fix: check data.path / data.files.")
-    suffixes = {Path(p).suffix.lower() for p in files.values()}
-    fmt = {FILE_FORMATS.get(s) for s in suffixes}
-    if None in fmt or len(fmt) != 1:
-        raise DataError(
-            f"Cannot read data files with suffixes {sorted(suffixes)}; expected one of {sorted(FILE_FORMATS)}. "
-            "Fix: convert the file(s) to CSV, JSONL or Parquet."
-        )
-    kwargs = {"delimiter": "\t"} if suffixes == {".tsv"} else {}
-    loaded = datasets.load_dataset(fmt.pop(), data_files=files, **kwargs)
+    if cfg.files:
+        _check_split_files(files, cfg.split)
+    builder = check_files(files, "data.files" if cfg.files else "data.path")
+    kwargs = {"delimiter": "\t"} if {Path(p).suffix.lower() for p in files.values()} == {".tsv"} else {}
+    loaded = read_files(builder, files, **kwargs)
     where = ", ".join(files.values())
     return (loaded["train"] if not cfg.files else loaded), where
+
+
+def _check_split_files(files: dict[str, str], split: DictConfig) -> None:
+    policy = getattr(split.policy, "value", split.policy)
+    known = [split.train, split.validation, split.test, *split.extra_eval]
+    needed = [split.train, split.test] if policy == "predefined" else [split.train]
+    missing = [name for name in needed if name not in files]
+    unknown = [name for name in files if name not in known] if policy == "predefined" else []
+    if missing or unknown:
+        problem = f"no file for split(s) {missing}" if missing else f"split name(s) {unknown} that nlpkit does not use"
+        raise DataError(
+            f"data.files has {problem}; expected keys among {known} (at least {needed}), got {sorted(files)}. "
+            f"Fix: e.g. +data.files.{(missing or [split.train])[0]}=/path/to/file, or rename the split names with "
+            "data.split.train / data.split.validation / data.split.test."
+        )
 
 
 def _as_one_dataset(raw: Dataset | DatasetDict, split_column: str) -> Dataset:
@@ -127,43 +154,65 @@ def _rename_columns(ds: Dataset, columns: DictConfig, where: str) -> Dataset:
     return ds.rename_columns(mapping) if mapping else ds
 
 
+def _check_slices(ds: Dataset, data_cfg: DictConfig, where: str) -> None:
+    missing = [s for s in data_cfg.slices if s != "length" and s not in ds.column_names]
+    if missing:
+        raise DataError(
+            f"data.slices names column(s) {missing} that {where} lacks; expected columns of the data or 'length'. "
+            f"Columns found: {ds.column_names}. Fix: drop them from data.slices (e.g. data.slices=[])."
+        )
+
+
 def _normalise(ds: Dataset, data_cfg: DictConfig, task: DictConfig, where: str) -> Dataset:
-    body, label_col = task.text_fields[-1], task.label_column
-    required = [body, label_col] + ([task.target_field] if task.target_field else [])
+    body, label_col, target_col = task.text_fields[-1], task.label_column, task.target_field
+    required = [body, label_col] + ([target_col] if target_col else [])
     for col in required:
         if col not in ds.column_names:
-            role = "label" if col == label_col else "target" if col == task.target_field else "text"
+            role = "label" if col == label_col else "target" if col == target_col else "text"
             raise DataError(
-                f"{where} has no {role} column {col!r} (task {task.name.value if hasattr(task.name, 'value') else task.name} "
+                f"{where} has no {role} column {col!r} (task {getattr(task.name, 'value', task.name)} "
                 f"needs {required}). Columns found: {ds.column_names}. "
                 f"Fix: map your column with data.columns.{col}=<your column name>."
             )
-    extra = [f for f in task.text_fields[:-1] if f in ds.column_names]
-    rows = ds.select_columns([*extra, body, label_col] + ([task.target_field] if task.target_field else []))
-    texts, labels, targets = [], [], []
-    for row in rows:
-        texts.append("\n\n".join(str(row[f]).strip() for f in [*extra, body] if row[f] is not None and str(row[f]).strip()))
-        labels.append(None if row[label_col] is None else str(row[label_col]))
-        if task.target_field:
-            targets.append("" if row[task.target_field] is None else str(row[task.target_field]).strip())
-    empty = [i for i, r in enumerate(rows) if r[body] is None or not str(r[body]).strip()]
-    if empty:
-        raise DataError(
-            f"{where}: {len(empty)} row(s) have an empty text in column {body!r} (first rows: {empty[:5]}). "
-            "Fix: remove those rows or fill in their text."
-        )
-    if task.target_field and any(not t for t in targets):
-        bad = [i for i, t in enumerate(targets) if not t][:5]
-        raise DataError(f"{where}: empty target in column {task.target_field!r} (rows {bad}). Fix: give every row a target.")
+    fields = [f for f in task.text_fields[:-1] if f in ds.column_names] + [body]
+    texts = _joined_texts(ds, fields, where)
+    labels = [None if v is None else str(v) for v in ds[label_col]]
+    targets = _texts_of(ds, target_col, where) if target_col else []
     labels, keep = _map_labels(labels, data_cfg, task, where)
     ds = ds.add_column("__text", texts).add_column("__label", [l if l is not None else "" for l in labels])
-    if task.target_field:
+    if target_col:
         ds = ds.add_column("__target", targets)
     if keep is not None:
         ds = ds.select(keep)
     drop = [c for c in ("text", "label", "target") if c in ds.column_names]
     ds = ds.remove_columns(drop).rename_columns({"__text": "text", "__label": "label"})
-    return ds.rename_column("__target", "target") if task.target_field else ds
+    return ds.rename_column("__target", "target") if target_col else ds
+
+
+def _joined_texts(ds: Dataset, fields: list[str], where: str) -> list[str]:
+    """Each row's text fields joined by a blank line; the body (last field) must be a non-empty string."""
+    columns = [_texts_of(ds, f, where, optional=f != fields[-1]) for f in fields]
+    return ["\n\n".join(part for part in parts if part) for parts in zip(*columns)]
+
+
+def _texts_of(ds: Dataset, column: str, where: str, optional: bool = False) -> list[str]:
+    values = ds[column]
+    wrong = [i for i, v in enumerate(values) if v is not None and not isinstance(v, str)]
+    if wrong and not (optional and all(isinstance(values[i], (int, float)) for i in wrong)):
+        i = wrong[0]
+        raise DataError(
+            f"{where}: column {column!r} must hold text (strings); {len(wrong)} row(s) hold other values, e.g. "
+            f"row {i} (0-based) holds a {type(values[i]).__name__}: {str(values[i])[:40]!r}. "
+            f"Fix: store {column!r} as strings, or map another column with data.columns.{column}=<column>."
+        )
+    texts = ["" if v is None else str(v).strip() for v in values]
+    empty = [i for i, t in enumerate(texts) if not t]
+    if empty and not optional:
+        raise DataError(
+            f"{where}: {len(empty)} row(s) have an empty text in column {column!r} (first rows: {empty[:5]}; 0-based, "
+            "header not counted); expected non-blank text. Fix: remove those rows or fill in their text."
+        )
+    return texts
 
 
 def _map_labels(labels: list, data_cfg: DictConfig, task: DictConfig, where: str) -> tuple[list, list | None]:
@@ -179,6 +228,9 @@ def _map_labels(labels: list, data_cfg: DictConfig, task: DictConfig, where: str
         bad_targets = sorted(set(mapping.values()) - set(allowed))
         if bad_targets:
             raise DataError(f"data.label_map maps to {bad_targets}, which are not task labels {allowed}. Fix: map onto {allowed}.")
+        unused = sorted(set(mapping) - set(labels))
+        if unused:
+            log.warning("data.label_map keys %s match no label in %s (labels found: %s)", unused, where, sorted(set(labels))[:20])
         labels = [mapping.get(l, l) for l in labels]
     unknown = Counter(l for l in labels if l not in allowed)
     if unknown and data_cfg.drop_unmapped:

@@ -5,7 +5,10 @@
     p.labels, p.predict(texts), p.predict_proba(texts)
 
 A saved predictor is a directory with ``nlpkit.json`` (task, label order, metrics, resolved config, nlpkit
-version, model kind) and the model files of its family (skops for scikit-learn; never pickle).
+version, model kind, and the sha256 of every model file: see nlpkit.predictor_files) and the model files of
+its family (skops for scikit-learn, safetensors for encoders; never pickle). Loading checks the digests
+before it reads a model file, and a model from MLflow is downloaded into a temporary folder that is gone
+once the model is in memory.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from nlpkit.errors import InputTypeError, ModelLoadError
-from nlpkit.models import family_of
+from nlpkit import predictor_files as files
+from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError
+from nlpkit.models import REGISTRY, family_of
+from nlpkit.predictor_files import METADATA_FILE, file_digests  # noqa: F401  (re-exported for callers)
 
-METADATA_FILE = "nlpkit.json"
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/", "s3://", "gs://", "wasbs://", "dbfs:/")
+PAIR_FIX = "Fix: pass [(target, text), ...] or dicts with 'target' and 'text'."
 
 
 class Predictor:
@@ -35,21 +40,52 @@ class Predictor:
 
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
-    def load(cls, uri: str | os.PathLike, **options: Any) -> Predictor:
+    def load(cls, uri: str | os.PathLike, *, verify: bool = True, **options: Any) -> Predictor:
         """Load from a local directory, ``runs:/<id>/model``, ``models:/<name>/<version>`` or another
-        MLflow artifact URI. No network is touched beyond the configured MLflow store. ``options`` go to
-        the model family's loader (e.g. an inference runtime)."""
-        directory = _find_predictor_dir(_localise(str(uri)))
-        metadata = json.loads((directory / METADATA_FILE).read_text())
-        model = family_of(metadata["model_kind"]).load(directory, **options)
+        MLflow artifact URI. No network is touched beyond the configured MLflow store. ``verify=False`` skips
+        the digest check (only for a predictor you trust, e.g. one saved before nlpkit sealed predictors:
+        ``.save(new_dir)`` re-seals it). ``options`` go to the model family's loader (e.g. a runtime)."""
+        if not isinstance(uri, (str, os.PathLike)):
+            raise InputTypeError(
+                f"Predictor.load expects a path or an MLflow URI (str); got {type(uri).__name__}. "
+                "Fix: e.g. Predictor.load('runs:/<run id>/model') or Predictor.load('path/to/predictor')."
+            )
+        text = os.fspath(uri)
+        if not text.startswith(MLFLOW_SCHEMES):
+            return cls._load_dir(files.find_predictor_dir(_local(text)), verify, options)
+        with tempfile.TemporaryDirectory(prefix="nlpkit-") as tmp:
+            predictor = cls._load_dir(files.find_predictor_dir(_download(text, Path(tmp))), verify, options)
+        predictor.path = None  # the download is gone: the model is in memory
+        return predictor
+
+    @classmethod
+    def _load_dir(cls, directory: Path, verify: bool, options: dict[str, Any]) -> Predictor:
+        metadata = files.read_metadata(directory)
+        family = _family(directory, metadata["model_kind"])
+        if verify:
+            files.verify(directory, metadata)
+        try:
+            model = family.load(directory, **options)
+            classes = list(model.classes_)
+        except NlpkitError:
+            raise
+        except Exception as err:  # a model file the family's loader cannot read (only possible unverified)
+            raise ModelLoadError(
+                f"Could not load the {metadata['model_kind']} model in {directory} ({type(err).__name__}: "
+                f"{_one_line(err)}); expected the files Predictor.save writes. Fix: get the predictor again."
+            ) from err
+        files.check_classes(directory, metadata["labels"], classes)
         return cls(model, metadata, directory)
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write the model and ``nlpkit.json`` into ``directory``; return its path."""
+        """Write the model and ``nlpkit.json`` (with the sha256 of every model file) into ``directory``.
+
+        ``metadata["files"]`` and ``metadata["digest"]`` then hold the seal (``digest``: one sha256 over all)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         family_of(self.metadata["model_kind"]).save(self.model, directory)
-        (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=str))
+        self.metadata = {**self.metadata, **files.seal(directory)}
+        (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=str), encoding="utf-8")
         self.path = directory
         return directory
 
@@ -61,7 +97,7 @@ class Predictor:
 
     @property
     def task(self) -> str:
-        return self.metadata["task"]
+        return str(self.metadata.get("task", ""))
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -79,7 +115,7 @@ class Predictor:
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
         """Probabilities, one row per input, columns in the order of ``labels``."""
-        return self.in_label_order(self.model.predict_proba(self.prepare(inputs)))
+        return self._proba(self.prepare(inputs))
 
     def in_label_order(self, proba: np.ndarray) -> np.ndarray:
         """Probability columns rearranged from the model's ``classes_`` order to the order of ``labels``."""
@@ -87,10 +123,18 @@ class Predictor:
         return proba[:, order]
 
     def predict_batches(self, inputs: Iterable[Any], batch_size: int = 64) -> Iterator[tuple[str, np.ndarray]]:
-        """Stream (label, probabilities) over any iterable, holding one batch in memory at a time."""
+        """Stream (label, probabilities) over any iterable, holding one batch in memory at a time.
+
+        The iterable is checked now; each item when its batch is read (errors give its position in the stream).
+        An empty iterable yields nothing."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an int >= 1; got {batch_size!r}. Fix: e.g. batch_size=64.")
+        return self._stream(self._iterable(inputs), batch_size)
+
+    def _stream(self, items: Iterable[Any], batch_size: int) -> Iterator[tuple[str, np.ndarray]]:
         batch: list[Any] = []
-        for item in inputs:
-            batch.append(item)
+        for position, item in enumerate(items):
+            batch.append(self._one(item, position))
             if len(batch) == batch_size:
                 yield from self._labelled(batch)
                 batch = []
@@ -98,85 +142,145 @@ class Predictor:
             yield from self._labelled(batch)
 
     def _labelled(self, batch: list[Any]) -> Iterator[tuple[str, np.ndarray]]:
-        proba = self.predict_proba(batch)
-        for row in proba:
+        for row in self._proba(batch):
             yield self.labels[int(np.argmax(row))], row
+
+    def _proba(self, prepared: list[Any]) -> np.ndarray:
+        return self.in_label_order(self.model.predict_proba(prepared))
 
     def prepare(self, inputs: Any) -> list[Any]:
         """Turn user input into what the model takes: texts, or (target, text) pairs for stance."""
-        if isinstance(inputs, (str, bytes, dict)):
+        items = list(self._iterable(inputs))
+        if not items:
+            raise InputTypeError(
+                f"Expected at least one input, got an empty {type(inputs).__name__}. Fix: pass a non-empty list "
+                "(predict_batches accepts an empty stream)."
+            )
+        return [self._one(item, i) for i, item in enumerate(items)]
+
+    def _iterable(self, inputs: Any) -> Iterable[Any]:
+        if isinstance(inputs, (str, bytes, bytearray, dict)):
             raise InputTypeError(
                 f"Expected a list of inputs, got a single {type(inputs).__name__}. Fix: wrap it in a list, "
                 "e.g. predictor.predict([text])."
             )
         if hasattr(inputs, "to_dict") and hasattr(inputs, "columns"):
-            inputs = inputs.to_dict(orient="records")
-        items = list(inputs)
-        if not items:
-            raise InputTypeError("Expected at least one input, got an empty list.")
-        return [self._one(item, i) for i, item in enumerate(items)]
+            return self._frame_records(inputs)
+        if isinstance(inputs, np.ndarray):
+            return inputs.tolist()
+        if inputs is None or not hasattr(inputs, "__iter__"):
+            raise InputTypeError(
+                f"Expected a list of inputs (texts, dicts or (target, text) pairs), got {type(inputs).__name__}. "
+                "Fix: e.g. predictor.predict(['first text', 'second text'])."
+            )
+        return inputs
+
+    def _frame_records(self, frame: Any) -> list[dict]:
+        columns = [str(c) for c in frame.columns]
+        needed = [self._fields()[-1]]
+        if self.needs_target and "target" not in columns:
+            needed.append(self.metadata["target_field"])
+        missing = [c for c in needed if c not in columns]
+        if missing:
+            raise InputTypeError(
+                f"The DataFrame has no column {missing[0]!r}; expected columns {needed}, got {columns[:10]}. "
+                f"Fix: rename your column, e.g. frame.rename(columns={{'body': {missing[0]!r}}})."
+            )
+        return frame.to_dict(orient="records")
 
     def _one(self, item: Any, position: int) -> Any:
-        target_field = self.metadata.get("target_field")
         if isinstance(item, dict):
-            text = self._join(item, position)
-            if not target_field:
-                return text
-            target = item.get(target_field, item.get("target"))
-            if not isinstance(target, str) or not target.strip():
-                raise InputTypeError(
-                    f"Input {position} has no {target_field!r}: this {self.task} predictor needs the target of the "
-                    "stance. Fix: pass {'target': ..., 'text': ...} or (target, text) pairs."
-                )
-            return (target, text)
-        if target_field:
-            if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(v, str) for v in item):
-                return (item[0], item[1])
-            raise InputTypeError(
-                f"This {self.task} predictor needs (target, text) pairs or dicts with 'target' and 'text'; "
-                f"got {type(item).__name__} at position {position}. Fix: pass [(target, text), ...]."
-            )
+            return self._from_dict(item, position)
+        if self.needs_target:
+            return self._pair(item, position)
         if isinstance(item, str):
-            return item
+            return _non_blank(str(item), position, "text")
         raise InputTypeError(
-            f"Expected a text (str) or a dict with a 'text' field at position {position}; got {type(item).__name__}."
+            f"Expected a text (str) or a dict with a {self._fields()[-1]!r} field at position {position}; got "
+            f"{type(item).__name__} {item!r:.40}. Fix: pass plain strings."
         )
 
+    def _pair(self, item: Any, position: int) -> tuple[str, str]:
+        if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(v, str) for v in item):
+            return (_non_blank(str(item[0]), position, "target"), _non_blank(str(item[1]), position, "text"))
+        got = f"a {len(item)}-item {type(item).__name__}" if isinstance(item, (tuple, list)) else type(item).__name__
+        raise InputTypeError(
+            f"This {self.task} predictor needs (target, text) pairs or dicts with 'target' and 'text'; "
+            f"got {got} at position {position}. {PAIR_FIX}"
+        )
+
+    def _from_dict(self, item: dict, position: int) -> Any:
+        text = self._join(item, position)
+        if not self.needs_target:
+            return text
+        field = self.metadata["target_field"]
+        target = item.get(field, item.get("target"))
+        if not isinstance(target, str):
+            raise InputTypeError(
+                f"Input {position} has no {field!r}: this {self.task} predictor needs the target of the stance "
+                f"(got {type(target).__name__}). {PAIR_FIX}"
+            )
+        return (_non_blank(target, position, "target"), text)
+
     def _join(self, item: dict, position: int) -> str:
-        fields = list(self.metadata.get("text_fields", ["text"]))
+        fields = self._fields()
         body = fields[-1]
-        if not isinstance(item.get(body), str) or not item[body].strip():
-            raise InputTypeError(f"Input {position} has no text in field {body!r}. Fix: give each dict a {body!r}.")
+        if not isinstance(item.get(body), str):
+            raise InputTypeError(
+                f"Input {position} has no text in field {body!r} (got {type(item.get(body)).__name__}; keys "
+                f"{sorted(map(str, item))[:8]}). Fix: give each dict a {body!r}."
+            )
+        _non_blank(item[body], position, f"field {body!r}")
         return "\n\n".join(str(item[f]).strip() for f in fields if isinstance(item.get(f), str) and item[f].strip())
+
+    def _fields(self) -> list[str]:
+        return list(self.metadata.get("text_fields") or ["text"])
 
     def __repr__(self) -> str:
         return f"Predictor(task={self.task!r}, model={self.metadata.get('model_kind')!r}, labels={self.labels})"
 
 
-def _localise(uri: str) -> Path:
-    if uri.startswith(MLFLOW_SCHEMES):
-        import mlflow
+def _non_blank(value: str, position: int, what: str) -> str:
+    """``value``, unless it is empty or whitespace only (refused as training refuses such rows)."""
+    if not value.strip():
+        raise DataError(
+            f"Input {position} has an empty {what} ({value!r:.20}); expected some text, as in training, which "
+            "refuses empty rows. Fix: drop or fill empty inputs before predicting."
+        )
+    return value
 
-        try:
-            return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="nlpkit-")))
-        except Exception as err:  # MLflow raises several types for a missing run/model/artifact
-            raise ModelLoadError(
-                f"Could not fetch {uri!r} from the MLflow store at {mlflow.get_tracking_uri()}: {err}. "
-                "Fix: check the run id / model name and MLFLOW_TRACKING_URI."
-            ) from err
+
+def _family(directory: Path, kind: Any) -> Any:
+    if kind not in REGISTRY:
+        raise ModelLoadError(
+            f"{directory / METADATA_FILE} names an unknown model_kind {kind!r}; expected one of {sorted(REGISTRY)}. "
+            "Fix: load it with the nlpkit version that saved it (see its nlpkit_version) or upgrade nlpkit."
+        )
+    return REGISTRY[kind][0]
+
+
+def _local(uri: str) -> Path:
     path = Path(uri).expanduser()
     if not path.exists():
         raise ModelLoadError(
-            f"No predictor at {uri!r}: expected a local directory, runs:/<run id>/model or models:/<name>/<version>."
+            f"No predictor at {uri!r}: the path does not exist; expected a local directory, runs:/<run id>/model "
+            "or models:/<name>/<version>. Fix: check the path."
         )
     return path
 
 
-def _find_predictor_dir(path: Path) -> Path:
-    for candidate in (path, path / "artifacts" / "predictor", path / "predictor"):
-        if (candidate / METADATA_FILE).is_file():
-            return candidate
-    raise ModelLoadError(
-        f"{path} is not an nlpkit predictor: no {METADATA_FILE} in it (nor in artifacts/predictor/). "
-        "Fix: point to a directory saved by nlpkit or to an MLflow model logged by nlpkit-train."
-    )
+def _download(uri: str, destination: Path) -> Path:
+    import mlflow
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+    except Exception as err:  # MLflow raises several types for a missing run/model/artifact
+        raise ModelLoadError(
+            f"Could not fetch {uri!r} from the MLflow store at {mlflow.get_tracking_uri()}: {_one_line(err)}. "
+            "Expected an existing run id or registered model. Fix: check the run id / model name and "
+            "MLFLOW_TRACKING_URI."
+        ) from err
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:300]

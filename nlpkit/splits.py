@@ -1,4 +1,4 @@
-"""Split policies: predefined, stratified random, grouped, by time; near-duplicate removal; CV folds.
+"""Split policies: predefined, stratified random, grouped, by time; CV folds (duplicates: nlpkit.duplicates).
 
 Rows whose split column names one of ``extra_eval`` (e.g. ``test_ood``) stay out of the pool that the
 random, group and time policies divide, and are evaluated as they are.
@@ -51,12 +51,29 @@ def _time_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
     col = split_cfg.date_column
     _require_column(ds, col, "data.split.policy=time needs a date column", where,
                     "set data.split.date_column (ISO dates sort correctly as text)")
-    order = np.argsort(np.asarray([str(d) for d in ds[col]]), kind="stable")
+    order = np.argsort(_parse_dates(list(ds[col]), col, where), kind="stable")
     n_test = int(round(len(order) * split_cfg.test_size))
     n_val = int(round(len(order) * split_cfg.validation_size))
     n_train = len(order) - n_test - n_val
     return DatasetDict(train=ds.select(order[:n_train]), validation=ds.select(order[n_train:n_train + n_val]),
                        test=ds.select(order[n_train + n_val:]))
+
+
+def _parse_dates(values: list, column: str, where: str) -> np.ndarray:
+    """The dates as datetime64 (ISO 8601 text, or date/datetime values); DataError naming unparsable rows."""
+    import pandas as pd
+
+    parsed = pd.to_datetime(pd.Series([None if v is None else str(v) for v in values], dtype=object),
+                            errors="coerce", format="ISO8601", utc=True)
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        examples = {int(i): values[i] for i in bad[:3]}
+        raise DataError(
+            f"{where}: {len(bad)} value(s) of the date column {column!r} are missing or not ISO 8601 dates, e.g. "
+            f"(row: value) {examples}; expected values like 2021-03-04 or 2021-03-04T12:00:00. Fix: convert them "
+            "to ISO 8601, drop those rows, or use another data.split.policy."
+        )
+    return parsed.to_numpy(dtype="datetime64[ns]")
 
 
 def _require_column(ds: Dataset, column: str, need: str, where: str, fix: str) -> None:
@@ -130,24 +147,6 @@ def _predefined(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
         if extra in names:
             out[extra] = ds.select(index[extra])
     return DatasetDict(out)
-
-
-def remove_near_duplicates(splits: DatasetDict, threshold: float) -> tuple[DatasetDict, int]:
-    """Drop every non-training document whose TF-IDF cosine similarity to a training document exceeds
-    ``threshold``; return the cleaned splits and how many documents were removed."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(splits["train"]["text"])
-    train = vectorizer.transform(splits["train"]["text"])
-    out, removed = {"train": splits["train"]}, 0
-    for name, part in splits.items():
-        if name == "train":
-            continue
-        best = (vectorizer.transform(part["text"]) @ train.T).max(axis=1).toarray().ravel()
-        keep = [i for i, s in enumerate(best) if s <= threshold]
-        removed += len(part) - len(keep)
-        out[name] = part.select(keep)
-    return DatasetDict(out), removed
 
 
 def cv_folds(pool: Dataset, folds: int, seed: int, group_column: str | None) -> Iterator[tuple[list[int], list[int]]]:

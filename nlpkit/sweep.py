@@ -2,13 +2,17 @@
 its child (in whatever process or launcher runs it), and the parent gets per-configuration aggregates.
 
 The parent's id is written to ``<sweep dir>/nlpkit_sweep.json``; jobs find it by walking up from their
-output directory (MLflow's own nesting only works inside one process).
+output directory (MLflow's own nesting only works inside one process). A job whose config is invalid opens
+no run: it is recorded in ``<sweep dir>/nlpkit_config_errors.jsonl`` and counted by the parent
+(``sweep/n_config_errors`` and the ``config_errors.json`` artifact). When the sweep is interrupted (Ctrl-C,
+SIGTERM) the parent and every child still RUNNING end KILLED.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +25,7 @@ import nlpkit
 from nlpkit.stats import summarize
 
 SWEEP_FILE = "nlpkit_sweep.json"
+CONFIG_ERRORS_FILE = "nlpkit_config_errors.jsonl"
 AGGREGATED = ("test/macro_f1", "test/accuracy", "validation/macro_f1", "test_ood/macro_f1")
 SEED_KEYS = ("seed",)
 
@@ -31,12 +36,13 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.tracking.enabled:
             return
-        from mlflow.tracking import MlflowClient
-
         from nlpkit import tracking
+        from nlpkit.procs import process_tags
+        from nlpkit.store import open_store, resolve_uri
 
-        uri = tracking.resolve_uri(config.tracking.uri)
-        client = MlflowClient(uri)
+        sweep_file = _claim_sweep_dir(Path(str(config.hydra.sweep.dir)))
+        uri = resolve_uri(config.tracking.uri)
+        client = open_store(uri)
         overrides = [str(o) for o in config.hydra.overrides.task]
         name = config.tracking.experiment or _sweep_experiment(config, overrides)
         experiment = client.get_experiment_by_name(name)
@@ -45,46 +51,80 @@ class MlflowSweepCallback(Callback):
             "nlpkit.sweep": "true", "nlpkit.version": nlpkit.__version__,
             "mlflow.source.git.commit": tracking.git_commit(),
             "nlpkit.sweeper": str(config.hydra.sweeper.get("_target_", "")),
-            "nlpkit.launcher": str(config.hydra.launcher.get("_target_", "")),
+            "nlpkit.launcher": str(config.hydra.launcher.get("_target_", "")), **process_tags(),
         })
+        atexit.register(end_interrupted, uri, run.info.run_id)
         client.log_param(run.info.run_id, "sweep.overrides", " ".join(overrides)[: tracking.MAX_PARAM_VALUE])
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         info = {"parent_run_id": run.info.run_id, "experiment_id": experiment_id, "tracking_uri": uri}
-        (sweep_dir / SWEEP_FILE).write_text(json.dumps(info))
-        atexit.register(_kill_if_running, uri, run.info.run_id)
+        sweep_file.write_text(json.dumps(info))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         path = Path(str(config.hydra.sweep.dir)) / SWEEP_FILE
         if not config.tracking.enabled or not path.is_file():
             return
         info = json.loads(path.read_text())
-        close_parent(info["tracking_uri"], info["parent_run_id"])
+        close_parent(info["tracking_uri"], info["parent_run_id"], path.parent)
 
 
-def close_parent(uri: str, parent_id: str) -> list[dict[str, Any]]:
+def close_parent(uri: str, parent_id: str, sweep_dir: Path | None = None) -> list[dict[str, Any]]:
     """Aggregate the parent's children onto it (metrics + table artifacts) and end it FINISHED."""
-    from mlflow.tracking import MlflowClient
+    from nlpkit.store import open_store
 
-    rows = log_aggregate(uri, parent_id)
-    MlflowClient(uri).set_terminated(parent_id, "FINISHED")
+    rows = log_aggregate(uri, parent_id, sweep_dir)
+    open_store(uri).set_terminated(parent_id, "FINISHED")
     return rows
 
 
-def log_aggregate(uri: str, parent_id: str) -> list[dict[str, Any]]:
-    """Log the per-configuration aggregate of the parent's children as its metrics and table artifacts."""
-    from mlflow.tracking import MlflowClient
+def log_aggregate(uri: str, parent_id: str, sweep_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Log the per-configuration aggregate of the parent's children as its metrics and table artifacts.
 
-    client = MlflowClient(uri)
+    ``sweep/n_jobs`` counts every job: runs that finished, runs that failed (``sweep/n_failed``) and jobs
+    whose config was invalid, which opened no run (``sweep/n_config_errors``, read from ``sweep_dir``).
+    """
+    from nlpkit.store import open_store
+
+    client = open_store(uri, reap=False)
     rows = aggregate(client, parent_id)
+    errors = config_errors(sweep_dir) if sweep_dir else []
     metrics = {f"{slug(r['config'])}/{key}": value for r in rows for key, value in r["metrics"].items()}
-    metrics["sweep/n_jobs"] = float(sum(r["n_ok"] + r["n_failed"] for r in rows))
+    metrics["sweep/n_jobs"] = float(sum(r["n_ok"] + r["n_failed"] for r in rows) + len(errors))
     metrics["sweep/n_failed"] = float(sum(r["n_failed"] for r in rows))
+    metrics["sweep/n_config_errors"] = float(len(errors))
     for key, value in metrics.items():
         client.log_metric(parent_id, key, value)
-    client.log_text(parent_id, markdown_table(rows), "aggregate.md")
+    client.log_text(parent_id, markdown_table(rows) + _errors_section(errors), "aggregate.md")
     client.log_text(parent_id, json.dumps(rows, indent=2), "aggregate.json")
+    if errors:
+        client.log_text(parent_id, json.dumps(errors, indent=2), "config_errors.json")
     return rows
+
+
+def record_config_error(sweep_dir: Path, overrides: list[str], err: BaseException) -> None:
+    """Append a job with an invalid config to ``<sweep_dir>/nlpkit_config_errors.jsonl`` (one atomic write
+    per line, so jobs in parallel processes never interleave)."""
+    line = json.dumps({"overrides": overrides, "config_key": config_key(overrides),
+                       "error": f"{type(err).__name__}: {err}"[:5000]}) + "\n"
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(sweep_dir / CONFIG_ERRORS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def config_errors(sweep_dir: Path) -> list[dict[str, Any]]:
+    """The jobs of a sweep whose config was invalid (see ``record_config_error``)."""
+    path = Path(sweep_dir) / CONFIG_ERRORS_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _errors_section(errors: list[dict[str, Any]]) -> str:
+    if not errors:
+        return ""
+    lines = ["", f"{len(errors)} job(s) had an invalid config and opened no run:", ""]
+    return "\n".join(lines + [f"- `{' '.join(e['overrides'])}`: {e['error']}" for e in errors]) + "\n"
 
 
 def aggregate(client: Any, parent_id: str, metric_keys: tuple[str, ...] = AGGREGATED) -> list[dict[str, Any]]:
@@ -153,15 +193,44 @@ def find_sweep(output_dir: Path, levels: int = 4) -> dict[str, Any] | None:
     return None
 
 
+def _claim_sweep_dir(sweep_dir: Path) -> Path:
+    """Create ``<sweep_dir>/nlpkit_sweep.json`` atomically (empty until the parent run exists); refuse a
+    folder that another sweep already claimed."""
+    from nlpkit.errors import ConfigError
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(sweep_dir / SWEEP_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        raise ConfigError(
+            f"hydra.sweep.dir={str(sweep_dir)!r} already belongs to another sweep (it holds {SWEEP_FILE}); expected "
+            "a folder no other sweep has claimed. Fix: leave hydra.sweep.dir unset (unique per sweep) or pick a new one."
+        ) from None
+    return sweep_dir / SWEEP_FILE
+
+
 def _sweep_experiment(config: DictConfig, overrides: list[str]) -> str:
     swept_task = any(o.startswith("task=") and "," in o for o in overrides)
     name = config.task.name
     return "sweeps" if swept_task else (name.value if hasattr(name, "value") else str(name))
 
 
-def _kill_if_running(uri: str, run_id: str) -> None:
-    from mlflow.tracking import MlflowClient
+def end_interrupted(uri: str, parent_id: str) -> None:
+    """At exit of the launching process: if the sweep did not finish (Ctrl-C, SIGTERM, a crash of the
+    launcher), end every child still RUNNING and then the parent KILLED. Launchers stop their workers
+    before this runs (joblib/loky kills them without running their Python handlers)."""
+    from nlpkit.store import open_store
 
-    client = MlflowClient(uri)
-    if client.get_run(run_id).info.status == "RUNNING":
-        client.set_terminated(run_id, "KILLED")
+    client = open_store(uri, reap=False)
+    parent = client.get_run(parent_id)
+    if parent.info.status != "RUNNING":
+        return
+    query = f"tags.mlflow.parentRunId = '{parent_id}' and attributes.status = 'RUNNING'"
+    for child in client.search_runs([parent.info.experiment_id], query, max_results=5000):
+        _kill(client, child.info.run_id, "the sweep was interrupted while this job ran")
+    _kill(client, parent_id, "the sweep was interrupted (Ctrl-C, SIGTERM or a crash of the launcher)")
+
+
+def _kill(client: Any, run_id: str, why: str) -> None:
+    client.set_tag(run_id, "nlpkit.error", f"interrupted: {why}")
+    client.set_terminated(run_id, "KILLED")

@@ -1,6 +1,8 @@
 """Everything MLflow: where the store is, the run's lifetime, params, metrics, tags, artifacts, the model.
 
-A run always ends: FINISHED on success, KILLED on Ctrl-C / SIGTERM, FAILED on any other exception.
+A run always ends: FINISHED on success, KILLED on Ctrl-C / SIGTERM, FAILED on any other exception; a run whose
+process was killed outright (kill -9, the OOM killer) is marked FAILED by the next nlpkit command that opens
+the store (``nlpkit.store``). Every run records its process (``nlpkit.procs.process_tags``).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,34 +19,12 @@ from typing import Any, Iterator
 from omegaconf import DictConfig, OmegaConf
 
 import nlpkit
+from nlpkit.errors import NlpkitError
+from nlpkit.predictor_files import folder_digest, seal
+from nlpkit.procs import process_tags
+from nlpkit.store import launch_dir, open_store, resolve_uri  # noqa: F401  (launch_dir, resolve_uri: re-exported)
 
 MAX_PARAM_VALUE = 6000
-
-
-def launch_dir() -> Path:
-    """The directory the user launched from (Hydra may have changed the working directory)."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            return Path(HydraConfig.get().runtime.cwd)
-    except ImportError:  # pragma: no cover - hydra is a dependency
-        pass
-    return Path.cwd()
-
-
-def resolve_uri(configured: str | None) -> str:
-    """Configured URI, else $MLFLOW_TRACKING_URI, else ``sqlite:///<launch dir>/mlflow.db`` (absolute)."""
-    uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        path = Path(uri.removeprefix("sqlite:///"))
-        uri = f"sqlite:///{(launch_dir() / path).resolve()}"
-    elif "://" not in uri and not uri.startswith("databricks"):
-        raise ValueError(
-            f"Tracking URI {uri!r} is a bare path; MLflow 3's file store is in maintenance mode. "
-            f"Fix: use sqlite:///{Path(uri).resolve()}/mlflow.db or an http(s):// server URI."
-        )
-    return uri
 
 
 def job_context() -> tuple[list[str], dict[str, Any] | None]:
@@ -93,14 +74,17 @@ def start_run(cfg: DictConfig, suffix: str = "") -> Iterator[Any]:
     from nlpkit.sweep import config_key
 
     overrides, sweep = job_context()
-    tags = {"nlpkit.overrides": json.dumps(overrides), "nlpkit.config_key": config_key(overrides)}
+    tags = {"nlpkit.overrides": json.dumps(overrides), "nlpkit.config_key": config_key(overrides), **process_tags()}
     nested = mlflow.active_run() is not None
     if sweep and not nested:
+        open_store(sweep["tracking_uri"])
         mlflow.set_tracking_uri(sweep["tracking_uri"])
         mlflow.set_experiment(experiment_id=sweep["experiment_id"])
         tags["mlflow.parentRunId"] = sweep["parent_run_id"]
     elif not nested:
-        mlflow.set_tracking_uri(resolve_uri(cfg.tracking.uri))
+        uri = resolve_uri(cfg.tracking.uri)
+        open_store(uri)
+        mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(cfg.tracking.experiment or _task(cfg))
     run = mlflow.start_run(run_name=run_name(cfg) + suffix, nested=nested, tags=tags)
     try:
@@ -117,21 +101,16 @@ def start_run(cfg: DictConfig, suffix: str = "") -> Iterator[Any]:
         mlflow.end_run("FINISHED")
 
 
-def record_failed_job(cfg: DictConfig, err: BaseException) -> None:
-    """Inside a sweep, give a job that failed before its run started a FAILED child run of its own."""
-    overrides, sweep = job_context()
-    if not sweep or not cfg.tracking.enabled:
-        return
-    from mlflow.tracking import MlflowClient
+def record_config_error(cfg: DictConfig, err: BaseException) -> None:
+    """Inside a sweep, record a job whose config is invalid in the sweep directory (no MLflow run: a config
+    error never opens one); the sweep's parent counts it (``sweep/n_config_errors``)."""
+    from hydra.core.hydra_config import HydraConfig
 
-    from nlpkit.sweep import config_key
+    from nlpkit.sweep import record_config_error as record
 
-    client = MlflowClient(sweep["tracking_uri"])
-    run = client.create_run(sweep["experiment_id"], run_name="failed/" + config_key(overrides), tags={
-        "mlflow.parentRunId": sweep["parent_run_id"], "nlpkit.config_key": config_key(overrides),
-        "nlpkit.overrides": json.dumps(overrides), "nlpkit.error": f"{type(err).__name__}: {err}"[:5000],
-    })
-    client.set_terminated(run.info.run_id, "FAILED")
+    if HydraConfig.initialized():
+        overrides, _ = job_context()
+        record(Path(HydraConfig.get().sweep.dir), overrides, err)
 
 
 def log_setup(cfg: DictConfig, digest: str, where: str, sizes: dict[str, int]) -> None:
@@ -160,8 +139,13 @@ def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
         mlflow.log_artifacts(str(artifact_dir))
 
 
-def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...] = ()) -> str:
-    """Log the saved predictor as an MLflow pyfunc model (from code, no pickle); return its URI."""
+def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...] = (),
+                  digest: str | None = None) -> str:
+    """Log the saved predictor as an MLflow pyfunc model (from code, no pickle) and return its URI.
+
+    The run gets the tag ``nlpkit.predictor_digest`` (``digest``, the one ``Predictor.save`` recorded, else
+    ``nlpkit.predictor_files.seal``); the logged copy is read back and must be byte-identical to ``predictor_dir``.
+    """
     import mlflow
 
     code = Path(__file__).with_name("mlflow_model.py")
@@ -175,7 +159,43 @@ def log_predictor(predictor_dir: Path, registered_name: str | None, requirements
             registered_model_name=registered_name,
         )
     run = mlflow.active_run()
-    return f"runs:/{run.info.run_id}/model" if run else info.model_uri
+    if run is None:
+        return info.model_uri
+    mlflow.set_tag("nlpkit.predictor_digest", digest or seal(predictor_dir)["digest"])
+    uri = f"runs:/{run.info.run_id}/model"
+    verify_logged_predictor(uri, predictor_dir)
+    return uri
+
+
+def verify_logged_predictor(model_uri: str, predictor_dir: Path) -> None:
+    """Raise NlpkitError unless the predictor inside ``model_uri`` has exactly the files of ``predictor_dir``."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="nlpkit-verify-") as tmp, _no_progress_bars():
+        logged = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{model_uri}/artifacts/predictor",
+                                                          dst_path=tmp))
+        got, expected = folder_digest(logged), folder_digest(predictor_dir)
+    if got != expected:
+        raise NlpkitError(
+            f"The predictor logged at {model_uri} is not the one this job saved in {predictor_dir} (sha256 of its "
+            f"files {got[:12]}, expected {expected[:12]}). Fix: make sure no other process writes into this "
+            "job's output_dir or artifact store location, then rerun."
+        )
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Keep MLflow's download progress bars out of the job's output while it reads its model back."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def flatten(cfg: DictConfig) -> dict[str, str]:

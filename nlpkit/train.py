@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,10 +21,10 @@ from datasets import DatasetDict, concatenate_datasets
 from omegaconf import DictConfig, OmegaConf
 
 import nlpkit
-from nlpkit import tracking
+from nlpkit import outputs, tracking
 from nlpkit.config import config_dir, validate
 from nlpkit.data import dataset_digest, load_data, model_inputs
-from nlpkit.errors import ConfigError
+from nlpkit.errors import ConfigError, NlpkitError
 from nlpkit.evaluate import PRIMARY_METRIC, evaluate, prefixed, slice_table, write_artifacts
 from nlpkit.models import build_model, family_of
 from nlpkit.predict import Predictor
@@ -59,17 +61,19 @@ def train(cfg: DictConfig) -> TrainResult:
     cfg = validate(cfg)
     if cfg.cv.folds >= 2:
         return cross_validate(cfg)
-    with tracking.start_run(cfg) as run:
+    with outputs.claimed(_output_dir(cfg)) as job, tracking.start_run(cfg) as run:
+        job.record_run(run)
         report: dict[str, float] = {}
         splits = load_data(cfg.data, cfg.task, report)
-        return fit_and_evaluate(cfg, splits, _output_dir(cfg), run, report)
+        return fit_and_evaluate(cfg, splits, job.path, run, report)
 
 
 def cross_validate(cfg: DictConfig) -> TrainResult:
     """Seeded stratified (or grouped) k-fold over train + validation: one child run per fold, the fold
     mean/sd/CI on the parent run; the test splits are evaluated by every fold's model."""
-    out = _output_dir(cfg)
-    with tracking.start_run(cfg, suffix=f"/cv{cfg.cv.folds}") as parent:
+    with outputs.claimed(_output_dir(cfg)) as job, tracking.start_run(cfg, suffix=f"/cv{cfg.cv.folds}") as parent:
+        job.record_run(parent)
+        out = job.path
         splits = load_data(cfg.data, cfg.task)
         pool = concatenate_datasets([splits["train"], splits["validation"]])
         results = []
@@ -115,7 +119,8 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
         tracking.log_results(metrics, out)
         if cfg.tracking.log_model:
             result.model_uri = tracking.log_predictor(
-                predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements
+                predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements,
+                predictor.metadata.get("digest"),
             )
         result.run_id, result.tracking_uri = run.info.run_id, tracking.active_uri()
     return result
@@ -181,13 +186,15 @@ def _metadata(cfg: DictConfig, metrics: dict[str, float], digest: str) -> dict[s
 
 
 def _output_dir(cfg: DictConfig) -> Path:
+    """Where the job writes: ``output_dir``, else Hydra's (unique) job dir, else a unique ./nlpkit-outputs/
+    folder. ``outputs.claimed`` then makes it the job's own."""
     if cfg.output_dir:
         return Path(cfg.output_dir).resolve()
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
-    return Path("nlpkit-outputs", datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")).resolve()
+    return Path("nlpkit-outputs", outputs.unique_name()).resolve()
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
@@ -199,15 +206,36 @@ def _hydra_main(cfg: DictConfig) -> float:
         result = train(cfg)
     except Exception as err:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
+            _exit_on_nlpkit_error(err)
             raise
-        # In a sweep one crashed job must not abort the others: its run is FAILED (a config error, raised
-        # before the run starts, gets a FAILED run of its own) and the sweep's aggregate counts it.
-        if isinstance(err, ConfigError):
-            tracking.record_failed_job(cfg, err)
-        log.exception("job failed; its MLflow run is marked FAILED and the sweep continues")
+        _log_failed_job(cfg, err)
         return math.nan
     print(format_results(result), flush=True)
     return result.primary
+
+
+def _exit_on_nlpkit_error(err: Exception) -> None:
+    """A single run's nlpkit error is the user's to fix: print it as one ``error: ...`` line on stderr and
+    exit with status 1 (``HYDRA_FULL_ERROR=1`` keeps Hydra's full traceback). Other errors go on to Hydra."""
+    if isinstance(err, NlpkitError) and os.environ.get("HYDRA_FULL_ERROR") != "1":
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def _log_failed_job(cfg: DictConfig, err: Exception) -> None:
+    """In a sweep one failing job must not abort the others. A config error is raised before any run opens
+    and is counted by ``tracking.record_config_error`` where that exists; any other error has ended the
+    job's run FAILED. nlpkit's errors are logged as one line, others with their traceback."""
+    message = " ".join(str(err).split())
+    if isinstance(err, ConfigError):
+        record = getattr(tracking, "record_config_error", None)
+        if record is not None:
+            record(cfg, err)
+        log.error("job skipped, its config is invalid (no MLflow run): %s", message)
+    elif isinstance(err, NlpkitError):
+        log.error("job failed; its MLflow run is marked FAILED and the sweep continues: %s", message)
+    else:
+        log.exception("job failed; its MLflow run is marked FAILED and the sweep continues")
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -215,6 +243,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main() -> None:
-    """Entry point of ``nlpkit-train``: SIGTERM ends the MLflow run KILLED, like Ctrl-C."""
-    signal.signal(signal.SIGTERM, _terminate)
+    """Entry point of ``nlpkit-train``: SIGTERM and SIGHUP end the MLflow run KILLED, like Ctrl-C."""
+    for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal closed; absent on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
     _hydra_main()

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from omegaconf import DictConfig
@@ -123,3 +131,69 @@ def batch_tolerance(kind: str) -> float:
 def tiny_encoder_dir() -> str:
     pytest.importorskip("transformers", reason="the encoder families need `pip install -e .[transformers]`")
     return tiny_encoder()
+
+
+# -- real MLflow servers and PostgreSQL databases --------------------------------------------------------------
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def mlflow_server_at(backend_uri: str, artifacts: Path, workers: int = 1, startup_s: float = 120) -> Iterator[str]:
+    """Run a real `mlflow server` on 127.0.0.1 over ``backend_uri``; yield its URL; stop it afterwards."""
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    log = artifacts.parent / f"mlflow-server-{port}.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(bin_dir / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+             "--backend-store-uri", backend_uri, "--artifacts-destination", str(artifacts)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if urllib.request.urlopen(f"{url}/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"mlflow server over {backend_uri} did not start within {startup_s:.0f} s; log: {log.read_text()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def postgres_uri() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards), as a SQLAlchemy URI with the psycopg2 dialect.
+
+    The server comes from $NLPKIT_TEST_POSTGRES (a role with CREATEDB; .ci/run installs, starts and sets it).
+    Without it the test is skipped, except when NLPKIT_REQUIRE_POSTGRES=1 (CI), where it fails.
+    """
+    admin = os.environ.get("NLPKIT_TEST_POSTGRES")
+    if not admin:
+        reason = "needs PostgreSQL: set NLPKIT_TEST_POSTGRES=postgresql+psycopg2://USER:PASSWORD@127.0.0.1:5432/DB"
+        if os.environ.get("NLPKIT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    psycopg2 = pytest.importorskip("psycopg2", reason="needs `pip install -e .[postgres]`")
+    name = f"nlpkit_test_{uuid.uuid4().hex[:12]}"
+    dsn = admin.replace("postgresql+psycopg2://", "postgresql://")
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    try:
+        conn.cursor().execute(f'CREATE DATABASE "{name}"')
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()

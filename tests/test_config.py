@@ -73,8 +73,25 @@ def test_unknown_model_kind_lists_the_available_ones():
 
 
 def test_bad_split_fraction_names_the_key():
-    with pytest.raises(ConfigError, match=r"data\.split\.test_size must be a fraction"):
+    with pytest.raises(ConfigError, match=r"validation_size \+ data\.split\.test_size must be < 1.*got 0\.15 \+ 0\.9"):
         validate(compose(["data.split.test_size=0.9"]))
+    with pytest.raises(ConfigError, match=r"data\.split\.validation_size must be a float in \(0, 1\); got 0"):
+        validate(compose(["data.split.validation_size=0"]))
+
+
+def test_values_are_range_checked_with_the_full_key_and_a_suggestion():
+    with pytest.raises(ConfigError, match=r"^model\.C must be a float > 0; got -3\.0\. Fix: e\.g\. model\.C=1\.0\.$"):
+        validate(compose(["model.C=-3"]))
+    with pytest.raises(ConfigError, match=r"model\.finetune\.class_weight must be one of balanced, null; got 'balancd'\. "
+                                          r"Fix: did you mean model\.finetune\.class_weight=balanced\?"):
+        validate(compose(["model=finetune_tfidf", "model.finetune.class_weight=balancd"]))
+    assert validate(compose(["model.C=0.01", "model.class_weight=null", "model.max_features=null"])).model.C == 0.01
+
+
+def test_dedupe_accepts_the_old_booleans():
+    assert validate(compose(["data.split.dedupe=true"])).data.split.dedupe == "drop"
+    assert validate(compose(["data.split.dedupe=false"])).data.split.dedupe == "keep"
+    assert validate(compose([])).data.split.dedupe == "drop"
 
 
 def test_config_round_trips_through_yaml():

@@ -16,7 +16,9 @@ from nlpkit.errors import DataError
 
 
 def load(*overrides: str):
-    cfg = validate(compose(list(overrides)))
+    """Load with ``data.split.dedupe=keep``: tiny_rows repeats 12 texts three times, near-duplicates by design
+    (the dedupe policies have their own tests in test_splits.py; the embedded corpus has no duplicates)."""
+    cfg = validate(compose(["data.split.dedupe=keep", *overrides]))
     return load_data(cfg.data, cfg.task)
 
 
@@ -93,7 +95,7 @@ def test_empty_texts(tmp_path):
     rows = tiny_rows()
     rows[3]["text"] = "   "
     path = write_jsonl(tmp_path / "x.jsonl", rows)
-    with pytest.raises(DataError, match=r"1 row\(s\) have an empty text in column 'text' \(first rows: \[3\]\).*Fix"):
+    with pytest.raises(DataError, match=r"1 row\(s\) have an empty text in column 'text' \(first rows: \[3\]; 0-based.*Fix"):
         load(*file_overrides(path))
 
 
@@ -136,7 +138,7 @@ def test_missing_file_and_unknown_format(tmp_path):
         load("data=file", f"data.path={tmp_path / 'nope.csv'}")
     odd = tmp_path / "data.xlsx"
     odd.write_text("x")
-    with pytest.raises(DataError, match=r"suffixes \['\.xlsx'\].*expected one of"):
+    with pytest.raises(DataError, match=r"data\.xlsx'.*expected one file format.*got suffixes \['\.xlsx'\]"):
         load("data=file", f"data.path={odd}")
 
 

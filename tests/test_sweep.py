@@ -56,18 +56,25 @@ def test_joblib_sweep_is_one_tree_with_seed_aggregates(tmp_path):
     assert f"| {svm} | 2 | 0 | {expected.mean:.3f} ± {expected.sd:.3f}" in Path(table).read_text()
 
 
-def test_crashed_job_is_failed_and_counted_and_the_sweep_finishes(tmp_path):
+def test_crashed_job_is_failed_and_counted_and_config_errors_open_no_run(tmp_path):
     client, parents, children = sweep(tmp_path, "data.split.policy=group", "data.split.group_column=source,nope",
                                       "data.split.test_size=0.2,0.9")
     parent = client.get_run(parents[0].info.run_id)
     assert parent.info.status == "FINISHED"
-    statuses = sorted(c.info.status for c in children)
-    assert statuses == ["FAILED", "FAILED", "FAILED", "FINISHED"]
-    assert parent.data.metrics["sweep/n_failed"] == 3 and parent.data.metrics["sweep/n_jobs"] == 4
+    # test_size=0.9 is invalid: those two jobs open no run; group_column=nope fails on the data: a FAILED run
+    assert sorted(c.info.status for c in children) == ["FAILED", "FINISHED"]
+    assert "DataError" in [c for c in children if c.info.status == "FAILED"][0].data.tags["nlpkit.error"]
+    m = parent.data.metrics
+    assert m["sweep/n_failed"] == 1 and m["sweep/n_config_errors"] == 2 and m["sweep/n_jobs"] == 4
     rows = json.loads(Path(client.download_artifacts(parent.info.run_id, "aggregate.json", str(tmp_path))).read_text())
-    assert sum(r["n_failed"] for r in rows) == 3
-    errors = [c.data.tags.get("nlpkit.error", "") for c in children if c.info.status == "FAILED"]
-    assert any("ConfigError" in e for e in errors) and any("DataError" in e for e in errors)
+    assert sum(r["n_failed"] for r in rows) == 1
+    errors = json.loads(Path(client.download_artifacts(parent.info.run_id, "config_errors.json", str(tmp_path))).read_text())
+    assert all("data.split.test_size=0.9" in e["overrides"] for e in errors)
+    assert sorted(o for e in errors for o in e["overrides"] if "group_column" in o) == [
+        "data.split.group_column=nope", "data.split.group_column=source"]
+    assert all(e["error"].startswith("ConfigError: ") and "test_size" in e["error"] for e in errors)
+    assert "2 job(s) had an invalid config" in Path(
+        client.download_artifacts(parent.info.run_id, "aggregate.md", str(tmp_path))).read_text()
 
 
 def test_optuna_trials_are_children_of_the_sweep_parent(tmp_path):
@@ -98,3 +105,12 @@ def test_markdown_table_shows_mean_sd_ci():
     rows = [{"config": "model=a", "n_ok": 2, "n_failed": 1, "metrics": {
         "test/macro_f1/mean": 0.5, "test/macro_f1/sd": 0.1, "test/macro_f1/ci_low": 0.4, "test/macro_f1/ci_high": 0.6}}]
     assert "| model=a | 2 | 1 | 0.500 ± 0.100 [0.400, 0.600] | n/a |" in markdown_table(rows)
+
+
+def test_a_sweep_dir_claimed_by_another_sweep_is_refused(tmp_path):
+    from nlpkit.errors import ConfigError
+    from nlpkit.sweep import SWEEP_FILE, _claim_sweep_dir
+
+    assert _claim_sweep_dir(tmp_path / "sweep") == tmp_path / "sweep" / SWEEP_FILE
+    with pytest.raises(ConfigError, match="already belongs to another sweep.*Fix: leave hydra.sweep.dir unset"):
+        _claim_sweep_dir(tmp_path / "sweep")

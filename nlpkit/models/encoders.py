@@ -55,7 +55,7 @@ def load_tokenizer(source: str, local: bool) -> Any:
     """The encoder's tokenizer (offline when ``local``)."""
     from transformers import AutoTokenizer
 
-    return _loading(source, lambda: AutoTokenizer.from_pretrained(source, local_files_only=local))
+    return _loading(source, lambda: AutoTokenizer.from_pretrained(source, local_files_only=local, trust_remote_code=False))
 
 
 def load_encoder(source: str, local: bool, num_labels: int | None = None) -> Any:
@@ -70,10 +70,12 @@ def load_encoder(source: str, local: bool, num_labels: int | None = None) -> Any
     logging.set_verbosity_error()  # "newly initialized classifier weights" is expected before fine-tuning
     try:
         if num_labels is None:
-            load = lambda: AutoModel.from_pretrained(source, local_files_only=local, attn_implementation="eager")  # noqa: E731
+            load = lambda: AutoModel.from_pretrained(
+                source, local_files_only=local, attn_implementation="eager", trust_remote_code=False
+            )  # noqa: E731
         else:
             load = lambda: AutoModelForSequenceClassification.from_pretrained(  # noqa: E731
-                source, local_files_only=local, num_labels=num_labels, attn_implementation="eager"
+                source, local_files_only=local, num_labels=num_labels, attn_implementation="eager", trust_remote_code=False,
             )
         return _loading(source, load).eval()
     finally:

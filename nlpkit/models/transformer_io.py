@@ -5,11 +5,18 @@ files), ``estimator.json`` (family, hyper-parameters, classes, input kind, fit r
 for ``embed_logreg``, the standardiser + logistic regression head in ``model.skops`` (trusted types only).
 Loading is offline (``local_files_only``) and picks the inference runtime: ``torch`` or ``onnx`` (exported on
 first use and cached under ``onnx/``), with ``quantize=True`` for int8 dynamic quantisation.
+
+Loading runs no code from the files: ``encoder/`` must hold safetensors weights and no pickle-based weights
+(``.bin``, ``.pt``, ...) or Python files, and no JSON file in it may carry an ``auto_map`` (the pointer to custom
+code that ``trust_remote_code`` would import; transformers would otherwise prompt for it on a terminal).
+Safetensors, tokenizer files and ONNX graphs are data. Everything is read into memory while loading (an ONNX
+graph exported into a temporary folder when the predictor folder is read-only, which is removed at once).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,9 @@ from nlpkit.models import encoders, long_text, tfidf_io
 ESTIMATOR_FILE = "estimator.json"
 ENCODER_DIR = "encoder"
 RUNTIMES = ("torch", "onnx")
+SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz", ".h5", ".msgpack",
+                   ".py", ".pyc", ".so")
 REQUIREMENTS = ("scikit-learn", "skops", "torch", "transformers", "tokenizers", "safetensors", "onnxruntime", "onnx")
 
 
@@ -52,6 +62,7 @@ def load(directory: Path, *, runtime: str = "torch", quantize: bool = False) -> 
     if not (directory / ESTIMATOR_FILE).is_file():
         raise ModelLoadError(f"No {ESTIMATOR_FILE} in {directory}; expected an encoder model saved by nlpkit.")
     encoders.require_transformers()
+    check_encoder_files(directory / ENCODER_DIR)
     state = json.loads((directory / ESTIMATOR_FILE).read_text())
     model = _estimator_class(state["family"])(**state["params"])
     model.classes_ = np.asarray(state["classes"])
@@ -85,9 +96,46 @@ def _runner(model: Any, directory: Path, runtime: str, quantize: bool) -> encode
     cache = directory / "onnx"
     try:
         cache.mkdir(exist_ok=True)
-    except OSError:  # a read-only predictor directory: export into a temporary one
-        cache = Path(tempfile.mkdtemp(prefix="nlpkit-onnx-"))
-    return onnx_runner(_torch_model(model), names, model.OUTPUT, cache, quantize=quantize)
+        writable = os.access(cache, os.W_OK)
+    except OSError:
+        writable = False
+    if writable:
+        return onnx_runner(_torch_model(model), names, model.OUTPUT, cache, quantize=quantize)
+    with tempfile.TemporaryDirectory(prefix="nlpkit-onnx-") as tmp:  # read-only predictor: the session holds the graph
+        return onnx_runner(_torch_model(model), names, model.OUTPUT, Path(tmp), quantize=quantize)
+
+
+def check_encoder_files(encoder_dir: Path) -> None:
+    """Refuse an ``encoder/`` folder that could make transformers run code: pickle weights, Python files, or an
+    ``auto_map`` (custom code) in a JSON config; require safetensors weights."""
+    fix = "Fix: load only predictors saved by nlpkit (save_pretrained with safetensors); get this one again."
+    if not any((encoder_dir / name).is_file() for name in SAFE_WEIGHTS):
+        raise ModelLoadError(
+            f"{encoder_dir} has no safetensors weights; expected {SAFE_WEIGHTS[0]} (nlpkit never loads pickle "
+            f"weights). {fix}"
+        )
+    unsafe = sorted(p.relative_to(encoder_dir).as_posix() for p in encoder_dir.rglob("*")
+                    if p.suffix.lower() in UNSAFE_SUFFIXES)
+    if unsafe:
+        raise ModelLoadError(
+            f"{encoder_dir} contains files nlpkit does not load: {unsafe[:5]}; expected safetensors weights, JSON "
+            f"configs and tokenizer files only (no pickle weights, no code). {fix}"
+        )
+    for path in sorted(encoder_dir.glob("*.json")):
+        if "auto_map" in _json_object(path):
+            raise ModelLoadError(
+                f"{path} has an 'auto_map' (custom model code, which trust_remote_code would run); expected a "
+                f"standard transformers architecture. {fix}"
+            )
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelLoadError(f"{path} is not valid JSON ({err}); expected a transformers config. Fix: get "
+                             "the predictor again from its source.") from None
+    return data if isinstance(data, dict) else {}
 
 
 def _check_options(runtime: str, quantize: bool) -> None:
