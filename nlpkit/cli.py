@@ -154,15 +154,36 @@ def _read_inputs(files: list[Path], text_field: str, target: str | None) -> Iter
         if path.suffix.lower() == ".jsonl":
             yield from _read_jsonl(path, text_field, target)
         else:
-            doc = {"text": path.read_text(encoding="utf-8")}
+            doc = {"text": _read_text(path)}
             if target:
                 doc["target"] = target
             yield str(path), doc
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path} is not UTF-8 text: byte 0x{err.object[err.start]:02x} at offset {err.start}. "
+            f"Fix: re-encode it, e.g. iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}."
+        ) from None
+
+
+def _decode_line(raw: bytes, path: Path, number: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}:{number} is not UTF-8: byte 0x{raw[err.start]:02x} at column {err.start + 1}. "
+            "Fix: re-encode the file as UTF-8 (e.g. with iconv)."
+        ) from None
+
+
 def _read_jsonl(path: Path, text_field: str, target: str | None) -> Iterator[tuple[str, dict]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            line = _decode_line(raw, path, number)
             if not line.strip():
                 continue
             try:

@@ -71,8 +71,12 @@ def tiny_file(tmp_path: Path) -> Path:
 
 
 def file_overrides(path: Path, *extra: str) -> list[str]:
-    """Overrides that train the escalation task on a small file with a random split."""
-    return ["data=file", f"data.path={path}", "data.columns.escalation=label", "model.char_ngrams=false", *extra]
+    """Overrides that train the escalation task on a small file with a random split.
+
+    ``tiny_rows`` repeats each text with a suffix, so every row has near-duplicates in the other splits: these
+    tests keep them (``dedupe=keep``; the default ``drop`` is tested in test_splits/test_bad_input)."""
+    return ["data=file", f"data.path={path}", "data.columns.escalation=label", "model.char_ngrams=false",
+            "data.split.dedupe=keep", *extra]
 
 
 # -- tiny randomly initialised encoders for the transformer families (built once per test session) ------------

@@ -4,7 +4,7 @@ nlpkit error of the right class, on one line, that says what was expected, what 
 Most cases run in-process through ``nlpkit.train(nlpkit.compose([...]))`` with a real sqlite MLflow store;
 the ``cli`` cases run ``nlpkit-train`` / ``nlpkit predict`` as real subprocesses. A config error must be
 raised before any MLflow run opens: the store holds no new run afterwards. (Predictor.load / predict cases
-have their own table in test_predict.py.)
+have their own table in test_bad_predictor.py.)
 """
 
 from __future__ import annotations
@@ -310,9 +310,9 @@ def cli(*args: str, setup: Setup | None = None) -> Setup:
     return lambda tmp: [*(setup(tmp) if setup else []), *args]
 
 
-def text_file(name: str, text: str) -> Setup:
+def text_file(name: str, text: str, encoding: str = "utf-8") -> Setup:
     def setup(tmp: Path) -> list[str]:
-        (tmp / name).write_text(text)
+        (tmp / name).write_text(text, encoding=encoding)
         return []
     return setup
 
@@ -333,6 +333,11 @@ CLI = [
     Case("predict-cli-no-text-field", cli("in.jsonl", "--text-field", "body",
                                           setup=text_file("in.jsonl", '{"text": "a"}\n')),
          DataError, (r"^error: in\.jsonl:1 has no string field 'body'", r"Fix: use --text-field"), "predict-cli"),
+    Case("predict-cli-latin1-txt", cli("a.txt", setup=text_file("a.txt", "Caf\u00e9 talks resumed.", "latin-1")),
+         DataError, (r"^error: a\.txt is not UTF-8 text: byte 0xe9 at offset 3", r"Fix: re-encode it"), "predict-cli"),
+    Case("predict-cli-latin1-jsonl", cli("in.jsonl", setup=text_file("in.jsonl", '{"text": "ok"}\n{"text": "caf\u00e9"}\n',
+                                                                     "latin-1")),
+         DataError, (r"^error: in\.jsonl:2 is not UTF-8: byte 0xe9", r"Fix: re-encode the file as UTF-8"), "predict-cli"),
 ]
 
 CASES = DATA + CONFIG + CLI
