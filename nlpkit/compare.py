@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -106,8 +105,10 @@ def format_comparison(result: dict[str, Any]) -> str:
 
 def log_comparison(client: Any, experiment_id: str, result: dict[str, Any]) -> str:
     """Record a comparison as its own MLflow run (metrics + the text report); return the run id."""
+    from nlpkit.procs import process_tags
+
     run = client.create_run(experiment_id, run_name=f"compare/{result['a']}-vs-{result['b']}"[:250],
-                            tags={"nlpkit.comparison": result["kind"]})
+                            tags={"nlpkit.comparison": result["kind"], **process_tags()})
     for key in ("diff", "ci_low", "ci_high", "mcnemar_p", "mcnemar_statistic", "metric_a", "metric_b", "mean_a", "mean_b"):
         if key in result:
             client.log_metric(run.info.run_id, f"compare/{key}", float(result[key]))

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from nlpkit.errors import NlpkitError
+from nlpkit.errors import ConfigError, NlpkitError
 from nlpkit.procs import hostname, why_gone
 
 LOCK_TIMEOUT_S = 300.0
@@ -39,7 +39,7 @@ def resolve_uri(configured: str | None) -> str:
         path = Path(uri.removeprefix("sqlite:///"))
         uri = f"sqlite:///{(launch_dir() / path).resolve()}"
     elif "://" not in uri and not uri.startswith("databricks"):
-        raise ValueError(
+        raise ConfigError(
             f"Tracking URI {uri!r} is a bare path; MLflow 3's file store is in maintenance mode. "
             f"Fix: use sqlite:///{Path(uri).resolve()}/mlflow.db or an http(s):// server URI."
         )
@@ -63,6 +63,30 @@ def open_store(uri: str | None = None, *, reap: bool = True) -> Any:
     if reap:
         reap_stale_runs(client)
     return client
+
+
+def experiment_id(client: Any, name: str) -> str:
+    """The id of the active experiment called ``name``, created if missing; safe when many processes race.
+
+    (``mlflow.set_experiment(name)`` is not: the process that loses the creation race returns early without
+    making the experiment active, and its run lands in the Default experiment.)
+    """
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        try:
+            return client.create_experiment(name)
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            found = client.get_experiment_by_name(name)
+    if found.lifecycle_stage != "active":
+        raise ConfigError(
+            f"MLflow experiment {name!r} is deleted; expected an active experiment to log into. Fix: restore it "
+            f"(mlflow experiments restore --experiment-id {found.experiment_id}) or set tracking.experiment=NEW_NAME."
+        )
+    return found.experiment_id
 
 
 def sqlite_path(uri: str) -> Path | None:

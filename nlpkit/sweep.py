@@ -38,16 +38,15 @@ class MlflowSweepCallback(Callback):
             return
         from nlpkit import tracking
         from nlpkit.procs import process_tags
-        from nlpkit.store import open_store, resolve_uri
+        from nlpkit.store import experiment_id, open_store, resolve_uri
 
         sweep_file = _claim_sweep_dir(Path(str(config.hydra.sweep.dir)))
         uri = resolve_uri(config.tracking.uri)
         client = open_store(uri)
         overrides = [str(o) for o in config.hydra.overrides.task]
         name = config.tracking.experiment or _sweep_experiment(config, overrides)
-        experiment = client.get_experiment_by_name(name)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
-        run = client.create_run(experiment_id, run_name=f"sweep/{name}/{datetime.now():%Y-%m-%d_%H-%M-%S}", tags={
+        experiment = experiment_id(client, name)
+        run = client.create_run(experiment, run_name=f"sweep/{name}/{datetime.now():%Y-%m-%d_%H-%M-%S}", tags={
             "nlpkit.sweep": "true", "nlpkit.version": nlpkit.__version__,
             "mlflow.source.git.commit": tracking.git_commit(),
             "nlpkit.sweeper": str(config.hydra.sweeper.get("_target_", "")),
@@ -55,7 +54,7 @@ class MlflowSweepCallback(Callback):
         })
         atexit.register(end_interrupted, uri, run.info.run_id)
         client.log_param(run.info.run_id, "sweep.overrides", " ".join(overrides)[: tracking.MAX_PARAM_VALUE])
-        info = {"parent_run_id": run.info.run_id, "experiment_id": experiment_id, "tracking_uri": uri}
+        info = {"parent_run_id": run.info.run_id, "experiment_id": experiment, "tracking_uri": uri}
         sweep_file.write_text(json.dumps(info))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

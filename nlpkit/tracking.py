@@ -22,7 +22,7 @@ import nlpkit
 from nlpkit.errors import NlpkitError
 from nlpkit.predictor_files import folder_digest, seal
 from nlpkit.procs import process_tags
-from nlpkit.store import launch_dir, open_store, resolve_uri  # noqa: F401  (launch_dir, resolve_uri: re-exported)
+from nlpkit.store import experiment_id, launch_dir, open_store, resolve_uri  # noqa: F401  (launch_dir, resolve_uri: re-exported)
 
 MAX_PARAM_VALUE = 6000
 
@@ -83,9 +83,9 @@ def start_run(cfg: DictConfig, suffix: str = "") -> Iterator[Any]:
         tags["mlflow.parentRunId"] = sweep["parent_run_id"]
     elif not nested:
         uri = resolve_uri(cfg.tracking.uri)
-        open_store(uri)
+        client = open_store(uri)
         mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(cfg.tracking.experiment or _task(cfg))
+        mlflow.set_experiment(experiment_id=experiment_id(client, cfg.tracking.experiment or _task(cfg)))
     run = mlflow.start_run(run_name=run_name(cfg) + suffix, nested=nested, tags=tags)
     try:
         yield run

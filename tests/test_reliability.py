@@ -237,3 +237,18 @@ def test_default_run_and_sweep_dirs_are_unique_per_process_and_shared_within_a_s
     job = OmegaConf.create({"suffix": "${nlpkit_job_id:}"})
     OmegaConf.copy_cache(from_config=a, to_config=job)  # what Hydra does for each job of a sweep
     assert str(a.hydra.sweep.dir).endswith(f"-{job.suffix}") and str(a.hydra.run.dir).endswith(f"-{job.suffix}")
+
+
+def test_experiment_creation_race_gives_every_process_the_named_experiment(tmp_path):
+    """Processes that lose the race to create an experiment must still log into it (mlflow.set_experiment
+    leaves the loser in the Default experiment): 8 real processes, one new experiment name."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    open_store(uri)
+    code = ("import sys; from nlpkit.store import experiment_id, open_store; "
+            "print(experiment_id(open_store(sys.argv[1], reap=False), 'raced'))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, uri], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err[-500:] for _, err in outs]
+    ids = {out.strip() for out, _ in outs}
+    assert ids == {MlflowClient(uri).get_experiment_by_name("raced").experiment_id} and "0" not in ids

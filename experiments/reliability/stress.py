@@ -192,7 +192,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     result = run_stress(args.jobs, folder, args.tracking_uri, args.sweep)
     store = args.tracking_uri or "new sqlite store"
-    print(f"| jobs | store | mode | exit 0 | FINISHED | own predictor | RUNNING left | wall s | load before |")
+    print("| jobs | store | mode | exit 0 | FINISHED | own predictor | RUNNING left | wall s | load before |")
     print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
     print(f"| {args.jobs} | {store} | {'sweep' if args.sweep else 'processes'} | {result.exit_codes.count(0)}/{len(result.exit_codes)} "
           f"| {result.finished}/{len(result.statuses)} | {result.owned}/{len(result.own)} | {result.running} "
