@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
 
-import nlpkit
+from nlpkit import extras
+from nlpkit._version import __version__
 from nlpkit.errors import DataError, NlpkitError
 
 
@@ -32,16 +31,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nlpkit", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"nlpkit {nlpkit.__version__}")
+    parser.add_argument("--version", action="version", version=f"nlpkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of nlpkit's errors")
     sub = parser.add_subparsers(dest="command")
-    predict = sub.add_parser("predict", help="label texts with a trained predictor")
+    predict = sub.add_parser("predict", help="label texts with a trained predictor (streams large files)")
     predict.add_argument("--model", required=True, help="predictor directory, runs:/<id>/model or models:/<name>/<version>")
-    predict.add_argument("files", nargs="+", type=Path, help=".txt files (one document each) or .jsonl files (one per line)")
-    predict.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
-    predict.add_argument("--target", help="stance target for .txt inputs (JSONL lines carry their own 'target')")
-    predict.add_argument("--json", action="store_true", help="print one JSON object per input")
-    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("files", nargs="+", type=Path,
+                         help=".txt (one document each), .jsonl (one object per line), .csv/.tsv (header row), .parquet")
+    predict.add_argument("--text-field", default="text", help="JSONL field / CSV or Parquet column holding the text (default: text)")
+    predict.add_argument("--target", help="stance target for inputs without their own 'target' field")
+    predict.add_argument("--id-field", help="field/column whose value identifies each input (default: file:line)")
+    predict.add_argument("--output", "-o", type=Path, help="write .jsonl or .parquet (id, label, proba_<label>) instead of stdout")
+    predict.add_argument("--json", action="store_true", help="print one JSON object per input (stdout only)")
+    predict.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr when writing --output")
+    predict.add_argument("--batch-size", type=int, default=64, help="documents held and scored at a time (default: 64)")
     predict.set_defaults(func=_predict)
 
     compare = sub.add_parser("compare", help="compare two runs (paired) or two seed groups of a sweep")
@@ -77,6 +80,7 @@ def _client(uri: str | None) -> object:
 
 
 def _runs_clean(args: argparse.Namespace) -> int:
+    extras.require("train", "nlpkit runs clean")
     from nlpkit.procs import hostname
     from nlpkit.store import open_store, reap_stale_runs, resolve_uri
 
@@ -91,6 +95,7 @@ def _runs_clean(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    extras.require("train", "nlpkit compare")
     from nlpkit import compare
 
     client = _client(args.tracking_uri)
@@ -111,6 +116,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    extras.require("train", "nlpkit report")
     from nlpkit.sweep import aggregate, markdown_table
 
     keys = tuple(args.metrics)
@@ -132,73 +138,23 @@ def _latest_sweep(client: object, experiment: str | None) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from nlpkit import batch
     from nlpkit.predict import Predictor
 
-    predictor = Predictor.load(args.model)
-    items = list(_read_inputs(args.files, args.text_field, args.target))
-    names = [name for name, _ in items]
-    results = predictor.predict_batches((doc for _, doc in items), batch_size=args.batch_size)
-    for name, (label, proba) in zip(names, results):
-        probs = {lab: round(float(p), 4) for lab, p in zip(predictor.labels, proba)}
-        if args.json:
-            print(json.dumps({"input": name, "label": label, "probabilities": probs}))
-        else:
-            print(f"{name}\t{label}\t" + " ".join(f"{lab}={p:.3f}" for lab, p in probs.items()))
-    return 0
-
-
-def _read_inputs(files: list[Path], text_field: str, target: str | None) -> Iterator[tuple[str, dict]]:
-    for path in files:
-        if not path.is_file():
-            raise DataError(f"Input file {str(path)!r} does not exist. Fix: check the path.")
-        if path.suffix.lower() == ".jsonl":
-            yield from _read_jsonl(path, text_field, target)
-        else:
-            doc = {"text": _read_text(path)}
-            if target:
-                doc["target"] = target
-            yield str(path), doc
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path} is not UTF-8 text: byte 0x{err.object[err.start]:02x} at offset {err.start}. "
-            f"Fix: re-encode it, e.g. iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}."
-        ) from None
-
-
-def _decode_line(raw: bytes, path: Path, number: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path}:{number} is not UTF-8: byte 0x{raw[err.start]:02x} at column {err.start + 1}. "
-            "Fix: re-encode the file as UTF-8 (e.g. with iconv)."
-        ) from None
-
-
-def _read_jsonl(path: Path, text_field: str, target: str | None) -> Iterator[tuple[str, dict]]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            line = _decode_line(raw, path, number)
-            if not line.strip():
-                continue
+    progress = batch.Progress(enabled=args.output is not None and not args.quiet)
+    with batch.open_writer(args.output, as_json=args.json) as writer:  # --output is checked before the model loads
+        predictor = Predictor.load(args.model)
+        writer.start(predictor.labels)
+        fields = [*(predictor.metadata.get("text_fields") or []), predictor.metadata.get("target_field") or "target"]
+        records = batch.read_inputs(args.files, args.text_field, args.target, args.id_field, fields)
+        with progress:
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number} is not valid JSON ({err.msg}). Fix: one JSON object per line.") from None
-            if not isinstance(row, dict) or not isinstance(row.get(text_field), str):
-                raise DataError(
-                    f"{path}:{number} has no string field {text_field!r}; expected objects like "
-                    f'{{"{text_field}": "..."}}. Fix: use --text-field to name your field.'
-                )
-            doc = {**row, "text": row[text_field]}
-            if target and "target" not in doc:
-                doc["target"] = target
-            yield f"{path}:{number}", doc
+                batch.score(predictor, records, writer.write, args.batch_size, progress)
+            except BrokenPipeError:  # `nlpkit predict ... | head`: the reader has gone; stop without a traceback
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 1
+    progress.summary(args.output)
+    return 0
 
 
 if __name__ == "__main__":

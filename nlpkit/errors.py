@@ -25,3 +25,7 @@ class InputTypeError(NlpkitError, TypeError):
 
 class ModelLoadError(NlpkitError, OSError):
     """A saved predictor could not be found or read."""
+
+
+class MissingExtraError(NlpkitError, ImportError):
+    """An optional dependency group (a pip extra such as ``train``) is not installed."""

@@ -270,6 +270,13 @@ def _local(uri: str) -> Path:
 
 
 def _download(uri: str, destination: Path) -> Path:
+    from nlpkit import extras
+
+    if extras.missing("mlflow"):
+        raise ModelLoadError(
+            f"Loading {uri!r} needs MLflow, which this install lacks (expected the 'mlflow' extra for MLflow URIs, "
+            f"got a runtime-only install). Fix: {extras.install_hint('mlflow')}, or load a local predictor directory."
+        )
     import mlflow
 
     try:

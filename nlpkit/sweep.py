@@ -21,7 +21,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-import nlpkit
+from nlpkit._version import __version__
 from nlpkit.stats import summarize
 
 SWEEP_FILE = "nlpkit_sweep.json"
@@ -47,7 +47,7 @@ class MlflowSweepCallback(Callback):
         name = config.tracking.experiment or _sweep_experiment(config, overrides)
         experiment = experiment_id(client, name)
         run = client.create_run(experiment, run_name=f"sweep/{name}/{datetime.now():%Y-%m-%d_%H-%M-%S}", tags={
-            "nlpkit.sweep": "true", "nlpkit.version": nlpkit.__version__,
+            "nlpkit.sweep": "true", "nlpkit.version": __version__,
             "mlflow.source.git.commit": tracking.git_commit(),
             "nlpkit.sweeper": str(config.hydra.sweeper.get("_target_", "")),
             "nlpkit.launcher": str(config.hydra.launcher.get("_target_", "")), **process_tags(),

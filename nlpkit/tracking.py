@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-import nlpkit
+from nlpkit._version import DISTRIBUTION, __version__
 from nlpkit.errors import NlpkitError
 from nlpkit.predictor_files import folder_digest, seal
 from nlpkit.procs import process_tags
@@ -121,7 +121,7 @@ def log_setup(cfg: DictConfig, digest: str, where: str, sizes: dict[str, int]) -
     mlflow.set_tags({
         "task": _task(cfg),
         "model.kind": cfg.model.kind,
-        "nlpkit.version": nlpkit.__version__,
+        "nlpkit.version": __version__,
         "mlflow.source.git.commit": git_commit(),
         "dataset.name": cfg.data.name,
         "dataset.digest": digest,
@@ -228,15 +228,17 @@ def git_commit() -> str:
 
 
 def _requirements(family_packages: tuple[str, ...] = ()) -> list[str]:
+    """The logged model's pip requirements: MLflow's pyfunc, the family's runtime, and nlpkit's runtime-only
+    distribution (serving a predictor needs no Hydra or ``datasets``)."""
     from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
-    for package in dict.fromkeys(("mlflow", "numpy", "pandas", "hydra-core", "datasets", *family_packages)):
+    for package in dict.fromkeys(("mlflow", "numpy", "pandas", *family_packages)):
         try:
             reqs.append(f"{package}=={version(package).split('+')[0]}")  # 2.13.0+cpu -> 2.13.0 (installable)
         except PackageNotFoundError:
             continue
-    return reqs + [f"nlpkit=={nlpkit.__version__}"]
+    return reqs + [f"{DISTRIBUTION}=={__version__}"]
 
 
 def _task(cfg: DictConfig) -> str:

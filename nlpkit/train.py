@@ -20,8 +20,8 @@ import numpy as np
 from datasets import DatasetDict, concatenate_datasets
 from omegaconf import DictConfig, OmegaConf
 
-import nlpkit
 from nlpkit import outputs, tracking
+from nlpkit._version import __version__
 from nlpkit.config import config_dir, validate
 from nlpkit.data import dataset_digest, load_data, model_inputs
 from nlpkit.errors import ConfigError, NlpkitError
@@ -153,7 +153,7 @@ def format_results(result: TrainResult) -> str:
     meta = result.predictor.metadata
     splits = [s for s in ("validation", "test", "test_ood") if f"{s}/macro_f1" in result.metrics]
     splits += sorted({k.split("/")[0] for k in result.metrics if k.endswith("/macro_f1")} - set(splits))
-    lines = [f"nlpkit {nlpkit.__version__} | task={meta['task']} model={meta['model_kind']} seed={meta['seed']}", ""]
+    lines = [f"nlpkit {__version__} | task={meta['task']} model={meta['model_kind']} seed={meta['seed']}", ""]
     lines.append(f"{'split':<12}{'n':>6}{'accuracy':>10}{'macro_f1':>10}")
     for s in splits:
         m = result.metrics
@@ -171,7 +171,7 @@ def format_results(result: TrainResult) -> str:
 
 def _metadata(cfg: DictConfig, metrics: dict[str, float], digest: str) -> dict[str, Any]:
     return {
-        "nlpkit_version": nlpkit.__version__,
+        "nlpkit_version": __version__,
         "task": tracking._task(cfg),
         "labels": list(cfg.task.labels),
         "text_fields": list(cfg.task.text_fields),

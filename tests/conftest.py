@@ -79,6 +79,19 @@ def file_overrides(path: Path, *extra: str) -> list[str]:
             "data.split.dedupe=keep", *extra]
 
 
+# -- the built wheel (test_packaging, test_runtime) ---------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built once per session (pip's isolated build, as a user's ``pip install .`` does)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    return next(dist.glob("nlpkit_conflict-*.whl"))
+
+
 # -- tiny randomly initialised encoders for the transformer families (built once per test session) ------------
 TINY_VOCAB_WORDS = sorted({w.strip(".,()").lower() for t in ESCALATORY + DE_ESCALATORY + NEUTRAL for w in t.split()}
                           | {"the", "truce", "report", "item", "a", "of", "and", "in", "to"})

@@ -1,4 +1,5 @@
-"""A built wheel carries the config tree and the corpus, and works outside the checkout."""
+"""A built wheel carries the config tree and the corpus, and works outside the checkout (the runtime-only install
+of the wheel: test_runtime.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,10 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_wheel_ships_configs_and_corpus_and_trains_outside_the_checkout(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
-    wheel = next((tmp_path / "dist").glob("nlpkit-*.whl"))
+def test_wheel_ships_configs_and_corpus_and_trains_outside_the_checkout(tmp_path, built_wheel):
+    wheel = built_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("nlpkit/configs/train.yaml", "nlpkit/configs/task/stance.yaml", "nlpkit/configs/model/tfidf_svm.yaml",
                      "nlpkit/corpus/newswire.jsonl", "nlpkit/corpus/CODEBOOK.md", "nlpkit/mlflow_model.py"):

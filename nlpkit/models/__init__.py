@@ -3,18 +3,22 @@
 Kinds are versioned (``tfidf_svm.v1``) so that old configs keep loading when a family changes. Each
 family provides ``build(model_cfg, seed)``, ``save(model, directory)`` and ``load(directory, **options)``
 (options chosen at load time, e.g. a runtime), plus the pip requirements of its logged MLflow model.
+
+This module is part of the prediction runtime (``Predictor.load`` looks families up here): it imports no
+Hydra/OmegaConf and no estimator module; builders import what they need when they are called.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-from omegaconf import DictConfig
+from typing import TYPE_CHECKING, Any, Callable
 
 from nlpkit.errors import ConfigError
 from nlpkit.models import blend, tfidf_io, transformer_io
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -71,6 +70,8 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         return self.encoder_weight * encoder + (1.0 - self.encoder_weight) * tfidf
 
     def _member(self, name: str) -> Any:
+        from omegaconf import OmegaConf
+
         from nlpkit.models import build_model
 
         default_kind, prefix = MEMBERS[name]

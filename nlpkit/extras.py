@@ -1,0 +1,64 @@
+"""Optional dependency groups (pip extras): what each needs, and one-line errors when one is missing.
+
+A runtime-only install (``pip install nlpkit-conflict``) loads and runs TF-IDF predictors. Training needs the
+``train`` extra, MLflow URIs (``runs:/``, ``models:/``) the ``mlflow`` extra (also part of ``train``), and the
+encoder families the ``transformers`` extra. ``nlpkit-train`` starts here so that a runtime-only install gets
+one line saying what to install instead of a traceback from deep inside Hydra's import.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.util import find_spec
+
+from nlpkit._version import DISTRIBUTION
+from nlpkit.errors import MissingExtraError
+
+# extra -> the top-level modules it provides (checked without importing them)
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "train": ("hydra", "omegaconf", "datasets", "mlflow", "pandas", "matplotlib", "filelock"),
+    "mlflow": ("mlflow",),
+    "onnx": ("onnxruntime", "tokenizers"),
+    "batch": ("pyarrow", "tqdm"),
+    "transformers": ("torch", "transformers", "tokenizers", "safetensors"),
+}
+# public names of the package root that need the training stack
+TRAINING_NAMES = frozenset({"train", "TrainResult", "compose", "load_data"})
+
+
+def missing(extra: str) -> list[str]:
+    """The modules of ``extra`` that cannot be imported here (an empty list when it is installed)."""
+    return [name for name in EXTRAS[extra] if find_spec(name) is None]
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that installs ``extra``."""
+    return f'pip install "{DISTRIBUTION}[{extra}]"'
+
+
+def require(extra: str, what: str) -> None:
+    """Raise a one-line MissingExtraError unless every module of ``extra`` is importable."""
+    absent = missing(extra)
+    if absent:
+        raise MissingExtraError(
+            f"{what} needs the {extra!r} extra of {DISTRIBUTION}; expected {', '.join(EXTRAS[extra])}, got no "
+            f"{', '.join(absent)} in {sys.prefix}. Fix: {install_hint(extra)}."
+        )
+
+
+def require_for(name: str) -> None:
+    """Check the extra that public name ``name`` of the package root needs (``nlpkit.train`` needs ``train``)."""
+    if name in TRAINING_NAMES:
+        require("train", f"nlpkit.{name}")
+
+
+def train_main() -> int | None:
+    """The ``nlpkit-train`` command: check the ``train`` extra, then run ``nlpkit.train.main``."""
+    try:
+        require("train", "nlpkit-train")
+    except MissingExtraError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    from nlpkit.train import main
+
+    return main()
