@@ -149,7 +149,7 @@ def log_predictor(predictor_dir: Path, registered_name: str | None, requirements
     import mlflow
 
     code = Path(__file__).with_name("mlflow_model.py")
-    with warnings.catch_warnings():  # MLflow asks for type hints; inputs are texts, dicts or frames by design
+    with warnings.catch_warnings(), _no_progress_bars():  # MLflow asks for type hints; inputs are texts, dicts or frames by design
         warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
         info = mlflow.pyfunc.log_model(
             name="model",
