@@ -92,6 +92,14 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(dist.glob("nlpkit_conflict-*.whl"))
 
 
+def train_tiny_predictor(folder: Path) -> Path:
+    """Train a TF-IDF escalation predictor on ``tiny_rows`` (no tracking) under ``folder``; return its directory."""
+    import nlpkit
+
+    data = write_jsonl(folder / "tiny.jsonl", tiny_rows())
+    return nlpkit.train(compose([*file_overrides(data), "tracking=off", f"output_dir={folder / 'run'}"])).predictor_dir
+
+
 # -- tiny randomly initialised encoders for the transformer families (built once per test session) ------------
 TINY_VOCAB_WORDS = sorted({w.strip(".,()").lower() for t in ESCALATORY + DE_ESCALATORY + NEUTRAL for w in t.split()}
                           | {"the", "truce", "report", "item", "a", "of", "and", "in", "to"})

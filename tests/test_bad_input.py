@@ -25,7 +25,7 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 import nlpkit
-from conftest import tiny_rows, write_jsonl
+from conftest import tiny_rows, train_tiny_predictor, write_jsonl
 from nlpkit.errors import ConfigError, DataError, ModelLoadError
 
 BIN = Path(sys.executable).parent
@@ -354,11 +354,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, MlflowClient]:
 
 @pytest.fixture(scope="module")
 def predictor_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("predictor")
-    path = write_jsonl(out / "tiny.jsonl", tiny_rows())
-    result = nlpkit.train(nlpkit.compose(["data=file", f"data.path={path}", "data.columns.escalation=label",
-                                          "model.char_ngrams=false", "tracking=off", f"output_dir={out / 'run'}"]))
-    return result.predictor_dir
+    return train_tiny_predictor(tmp_path_factory.mktemp("predictor"))
 
 
 def count_runs(client: MlflowClient) -> int:

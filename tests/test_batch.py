@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_rows, write_jsonl
+from conftest import train_tiny_predictor, write_jsonl
 
-import nlpkit
 from nlpkit import batch, batch_output
 from nlpkit.cli import main as cli_main
 from nlpkit.errors import InputTypeError, MissingExtraError
@@ -29,11 +28,7 @@ TEXTS = ["Artillery shelled the border town overnight, officials said.", "Negoti
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("batch-predictor")
-    path = write_jsonl(out / "tiny.jsonl", tiny_rows())
-    result = nlpkit.train(nlpkit.compose(["data=file", f"data.path={path}", "data.columns.escalation=label",
-                                          "model.char_ngrams=false", "tracking=off", f"output_dir={out / 'run'}"]))
-    return result.predictor_dir
+    return train_tiny_predictor(tmp_path_factory.mktemp("batch-predictor"))
 
 
 @pytest.fixture(scope="module")
