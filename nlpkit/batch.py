@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nlpkit.batch_output import Progress, Writer, import_pyarrow, open_writer  # noqa: F401  (re-exported)
-from nlpkit.errors import DataError, NlpkitError
+from nlpkit.errors import DataError, NlpkitError, one_line
 
 INPUTS = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
 Record = tuple[str, dict]
@@ -143,7 +143,7 @@ def _read_parquet(path: Path, text_field: str, id_field: str | None, fields: Seq
     try:
         handle = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises ArrowInvalid / OSError for files that are not Parquet
-        raise DataError(f"{path} is not a readable Parquet file ({_one_line(err)}). Fix: check the file.") from None
+        raise DataError(f"{path} is not a readable Parquet file ({one_line(err, 200)}). Fix: check the file.") from None
     names = handle.schema_arrow.names
     _check_columns(path, names, [text_field, *([id_field] if id_field else [])], "--text-field")
     wanted = [n for n in dict.fromkeys([text_field, "target", *(id_field and [id_field] or []), *fields]) if n in names]
@@ -217,10 +217,6 @@ def _proba(predictor: Any, ids: list[str], docs: list[dict]) -> np.ndarray:
             try:
                 predictor.prepare([doc])
             except NlpkitError as one:
-                message = re.sub(r"^Input 0\b", ident, " ".join(str(one).split()))
+                message = re.sub(r"^Input 0\b", ident, one_line(one))
                 raise type(one)(message if message.startswith(ident) else f"{ident}: {message}") from None
         raise
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:200]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nlpkit import extras
 from nlpkit._version import __version__
-from nlpkit.errors import DataError, NlpkitError
+from nlpkit.errors import DataError, NlpkitError, one_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     except NlpkitError as err:
         if args.debug:
             raise
-        print(f"error: {' '.join(str(err).split())} (--debug shows the traceback)", file=sys.stderr)
+        print(f"error: {one_line(err)} (--debug shows the traceback)", file=sys.stderr)
         return 1
 
 

@@ -7,6 +7,11 @@ matching built-in exception so that callers can catch ``ValueError``/``TypeError
 from __future__ import annotations
 
 
+def one_line(message: object, limit: int | None = None) -> str:
+    """``message`` (an exception or text) with its whitespace collapsed onto one line, cut to ``limit`` chars."""
+    return " ".join(str(message).split())[:limit]
+
+
 class NlpkitError(Exception):
     """Base class of all nlpkit errors."""
 

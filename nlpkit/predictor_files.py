@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nlpkit.errors import ModelLoadError
+from nlpkit.errors import ModelLoadError, one_line
 
 METADATA_FILE = "nlpkit.json"
 CACHE_DIRS = frozenset({"onnx"})  # derived files written at load time (transformer_io's ONNX export cache)
@@ -110,7 +110,7 @@ def read_metadata(directory: Path) -> dict[str, Any]:
         metadata = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelLoadError(
-            f"{path} is not valid JSON ({_one_line(err)}); expected the metadata object written by Predictor.save. "
+            f"{path} is not valid JSON ({one_line(err, 300)}); expected the metadata object written by Predictor.save. "
             "Fix: restore the file from the predictor's source or re-save the predictor."
         ) from None
     if not isinstance(metadata, dict):
@@ -174,7 +174,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:300]

@@ -22,7 +22,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from nlpkit.errors import ConfigError, ModelLoadError
+from nlpkit.errors import ConfigError, ModelLoadError, one_line
 
 FILENAME = "model.skops"
 MAX_FILE_BYTES = 2 << 30
@@ -83,7 +83,7 @@ def load(directory: Path, **options: Any) -> Any:
         return sio.loads(data, trusted=sorted(ALLOWED_TYPES))
     except Exception as err:  # a well-formed zip whose schema or arrays skops cannot read
         raise ModelLoadError(
-            f"{path} could not be read by skops ({type(err).__name__}: {' '.join(str(err).split())[:200]}); "
+            f"{path} could not be read by skops ({type(err).__name__}: {one_line(err, 200)}); "
             f"expected a model file written by nlpkit. {FIX}"
         ) from None
 
@@ -104,7 +104,7 @@ def read_checked(path: Path) -> bytes:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:
         raise ModelLoadError(
-            f"{path} is not a skops zip archive ({' '.join(str(err).split())[:120]}); expected a model file "
+            f"{path} is not a skops zip archive ({one_line(err, 120)}); expected a model file "
             f"written by nlpkit, got {size} bytes starting {data[:8]!r}. {FIX}"
         ) from None
     if unpacked > MAX_UNPACKED_BYTES or (unpacked > RATIO_FREE_BYTES and unpacked > MAX_RATIO * max(size, 1)):
