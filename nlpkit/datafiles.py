@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import difflib
+import itertools
 import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from nlpkit.errors import DataError
+from nlpkit.errors import DataError, one_line
 
 FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
@@ -56,8 +57,7 @@ def cause(err: BaseException) -> str:
     """The innermost cause's message, on one line."""
     while err.__cause__ is not None or err.__context__ is not None:
         err = err.__cause__ or err.__context__
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text[:300]
+    return one_line(err, 300) or type(err).__name__
 
 
 def _check_exists(path: Path, key: str) -> None:
@@ -87,16 +87,26 @@ def _check_content(path: Path) -> None:
     if suffix == ".parquet":
         _check_parquet(path)
         return
-    lines = list(_decoded_lines(path))
-    if not any(text.strip() for _, text in lines):
+    if not _has_a_record(path):
         raise DataError(f"{path} holds only whitespace; expected records. Fix: point to the right file or fill it in.")
-    if suffix == ".json" and lines[0][1].lstrip().startswith("["):
+    lines = _decoded_lines(path)  # streamed, as in _has_a_record: a large file is never held in memory here
+    first = next(lines)
+    lines = itertools.chain([first], lines)
+    if suffix == ".json" and first[1].lstrip().startswith("["):
         _check_json_array(path, "".join(text for _, text in lines))
     elif suffix in (".json", ".jsonl"):
         for number, text in lines:
             _check_json_line(path, number, text)
     else:
-        _check_csv(path, [text for _, text in lines], "\t" if suffix == ".tsv" else ",")
+        _check_csv(path, (text for _, text in lines), "\t" if suffix == ".tsv" else ",")
+
+
+def _has_a_record(path: Path) -> bool:
+    """Whether ``path`` holds a non-blank line; every line is decoded, so bytes that are not UTF-8 fail first."""
+    found = False
+    for _, text in _decoded_lines(path):
+        found = found or bool(text.strip())
+    return found
 
 
 def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -150,7 +160,7 @@ def _check_json_array(path: Path, text: str) -> None:
         )
 
 
-def _check_csv(path: Path, lines: list[str], delimiter: str) -> None:
+def _check_csv(path: Path, lines: Iterator[str], delimiter: str) -> None:
     reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(row for row in reader if row)
