@@ -34,7 +34,7 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, floa
     """Load the configured data set, validate it for the task and return its splits.
 
     Documents of the evaluation splits that duplicate a training document are handled by
-    ``data.split.dedupe`` (see ``nlpkit.splits.handle_duplicates``). ``report``, if given, receives counts worth
+    ``data.split.dedupe`` (see ``nlpkit.duplicates.handle_duplicates``). ``report``, if given, receives counts worth
     logging (``duplicates_exact``, ``duplicates_near``, ``duplicates_dropped``, ``duplicates/<split>``).
     """
     datasets.disable_progress_bars()

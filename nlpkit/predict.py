@@ -22,9 +22,9 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from nlpkit import predictor_files as files
-from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError
+from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError, one_line
 from nlpkit.models import REGISTRY, family_of
-from nlpkit.predictor_files import METADATA_FILE, file_digests  # noqa: F401  (re-exported for callers)
+from nlpkit.predictor_files import METADATA_FILE
 
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/", "s3://", "gs://", "wasbs://", "dbfs:/")
 PAIR_FIX = "Fix: pass [(target, text), ...] or dicts with 'target' and 'text'."
@@ -72,7 +72,7 @@ class Predictor:
         except Exception as err:  # a model file the family's loader cannot read (only possible unverified)
             raise ModelLoadError(
                 f"Could not load the {metadata['model_kind']} model in {directory} ({type(err).__name__}: "
-                f"{_one_line(err)}); expected the files Predictor.save writes. Fix: get the predictor again."
+                f"{one_line(err, 300)}); expected the files Predictor.save writes. Fix: get the predictor again."
             ) from err
         files.check_classes(directory, metadata["labels"], classes)
         return cls(model, metadata, directory)
@@ -283,11 +283,7 @@ def _download(uri: str, destination: Path) -> Path:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
     except Exception as err:  # MLflow raises several types for a missing run/model/artifact
         raise ModelLoadError(
-            f"Could not fetch {uri!r} from the MLflow store at {mlflow.get_tracking_uri()}: {_one_line(err)}. "
+            f"Could not fetch {uri!r} from the MLflow store at {mlflow.get_tracking_uri()}: {one_line(err, 300)}. "
             "Expected an existing run id or registered model. Fix: check the run id / model name and "
             "MLFLOW_TRACKING_URI."
         ) from err
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:300]

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nlpkit._version import DISTRIBUTION, __version__
 from nlpkit.errors import NlpkitError
-from nlpkit.predictor_files import folder_digest, seal
+from nlpkit.predictor_files import folder_digest
 from nlpkit.procs import process_tags
 from nlpkit.store import experiment_id, launch_dir, open_store, resolve_uri  # noqa: F401  (launch_dir, resolve_uri: re-exported)
 
@@ -139,12 +139,11 @@ def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
         mlflow.log_artifacts(str(artifact_dir))
 
 
-def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...] = (),
-                  digest: str | None = None) -> str:
+def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...],
+                  digest: str) -> str:
     """Log the saved predictor as an MLflow pyfunc model (from code, no pickle) and return its URI.
 
-    The run gets the tag ``nlpkit.predictor_digest`` (``digest``, the one ``Predictor.save`` recorded, else
-    ``nlpkit.predictor_files.seal``); the logged copy is read back and must be byte-identical to ``predictor_dir``.
+    The run gets the tag ``nlpkit.predictor_digest`` (``digest``: the seal ``Predictor.save`` recorded); the logged copy is read back and must be byte-identical to ``predictor_dir``.
     """
     import mlflow
 
@@ -161,7 +160,7 @@ def log_predictor(predictor_dir: Path, registered_name: str | None, requirements
     run = mlflow.active_run()
     if run is None:
         return info.model_uri
-    mlflow.set_tag("nlpkit.predictor_digest", digest or seal(predictor_dir)["digest"])
+    mlflow.set_tag("nlpkit.predictor_digest", digest)
     uri = f"runs:/{run.info.run_id}/model"
     verify_logged_predictor(uri, predictor_dir)
     return uri

@@ -24,7 +24,7 @@ from nlpkit import outputs, tracking
 from nlpkit._version import __version__
 from nlpkit.config import config_dir, validate
 from nlpkit.data import dataset_digest, load_data, model_inputs
-from nlpkit.errors import ConfigError, NlpkitError
+from nlpkit.errors import ConfigError, NlpkitError, one_line
 from nlpkit.evaluate import PRIMARY_METRIC, evaluate, prefixed, slice_table, write_artifacts
 from nlpkit.models import build_model, family_of
 from nlpkit.predict import Predictor
@@ -120,7 +120,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
         if cfg.tracking.log_model:
             result.model_uri = tracking.log_predictor(
                 predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements,
-                predictor.metadata.get("digest"),
+                predictor.metadata["digest"],
             )
         result.run_id, result.tracking_uri = run.info.run_id, tracking.active_uri()
     return result
@@ -218,19 +218,17 @@ def _exit_on_nlpkit_error(err: Exception) -> None:
     """A single run's nlpkit error is the user's to fix: print it as one ``error: ...`` line on stderr and
     exit with status 1 (``HYDRA_FULL_ERROR=1`` keeps Hydra's full traceback). Other errors go on to Hydra."""
     if isinstance(err, NlpkitError) and os.environ.get("HYDRA_FULL_ERROR") != "1":
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
+        print(f"error: {one_line(err)}", file=sys.stderr, flush=True)
         sys.exit(1)
 
 
 def _log_failed_job(cfg: DictConfig, err: Exception) -> None:
     """In a sweep one failing job must not abort the others. A config error is raised before any run opens
-    and is counted by ``tracking.record_config_error`` where that exists; any other error has ended the
+    and is counted by ``tracking.record_config_error``; any other error has ended the
     job's run FAILED. nlpkit's errors are logged as one line, others with their traceback."""
-    message = " ".join(str(err).split())
+    message = one_line(err)
     if isinstance(err, ConfigError):
-        record = getattr(tracking, "record_config_error", None)
-        if record is not None:
-            record(cfg, err)
+        tracking.record_config_error(cfg, err)
         log.error("job skipped, its config is invalid (no MLflow run): %s", message)
     elif isinstance(err, NlpkitError):
         log.error("job failed; its MLflow run is marked FAILED and the sweep continues: %s", message)
