@@ -63,28 +63,29 @@ def find_duplicates(splits: DatasetDict, threshold: float) -> dict[str, tuple[np
     """For each non-training split: per document, 0 (no duplicate), 1 (exact) or 2 (near), and the index of
     the matching training document (-1 when none)."""
     train = splits["train"]
-    keys = _keys(train)
+    train_targets = _targets(train)
     first = {}
-    for i, key in enumerate(keys):
+    for i, key in enumerate(_keys(train, train_targets)):
         first.setdefault(key, i)
     vectors = _Vectors(list(train["text"]), threshold)
     out = {}
     for name, part in splits.items():
         if name == "train" or not len(part):
             continue
+        targets = _targets(part)
         kind, match = np.zeros(len(part), dtype=np.int8), np.full(len(part), -1)
-        for i, key in enumerate(_keys(part)):
+        for i, key in enumerate(_keys(part, targets)):
             if key in first:
                 kind[i], match[i] = 1, first[key]
-        near = vectors.matches(list(part["text"]), _targets(train), _targets(part))
+        near = vectors.matches(list(part["text"]), train_targets, targets)
         new = (kind == 0) & (near >= 0)
         kind[new], match[new] = 2, near[new]
         out[name] = (kind, match)
     return out
 
 
-def _keys(part: object) -> list[tuple[str, str]]:
-    targets = _targets(part)
+def _keys(part: object, targets: list[str] | None) -> list[tuple[str, str]]:
+    """(normalised target or "", normalised text) of each row: equal keys are exact duplicates."""
     texts = [" ".join(t.lower().split()) for t in part["text"]]
     return list(zip(targets if targets is not None else [""] * len(texts), texts))
 
