@@ -1,4 +1,4 @@
-"""The ``nlpkit`` command: ``nlpkit predict --model URI FILE...`` (training is ``nlpkit-train``)."""
+"""The ``nlpkit`` command: ``nlpkit predict --model URI FILE...``, ``nlpkit package`` (training is ``nlpkit-train``)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr when writing --output")
     predict.add_argument("--batch-size", type=int, default=64, help="documents held and scored at a time (default: 64)")
     predict.set_defaults(func=_predict)
+
+    package = sub.add_parser("package", help="build a pip-installable wheel of a predictor (or a ROLE=MODEL bundle)")
+    package.add_argument("models", nargs="+", metavar="MODEL",
+                         help="predictor directory, runs:/<id>/model, models:/<name>/<version>; or ROLE=MODEL items "
+                              "(roles: topic, escalation, stance) for a bundle")
+    package.add_argument("--name", required=True, help="distribution name, e.g. conflict-topic-en (module conflict_topic_en)")
+    package.add_argument("--version", required=True, dest="package_version", help="PEP 440 version of the package, e.g. 1.0.0")
+    package.add_argument("--out", type=Path, default=Path("dist"), help="folder for the wheel (default: dist/)")
+    package.set_defaults(func=_package)
 
     compare = sub.add_parser("compare", help="compare two runs (paired) or two seed groups of a sweep")
     compare.add_argument("a", help="run id, or with --sweep: overrides selecting a configuration (e.g. 'model=tfidf_logreg')")
@@ -135,6 +144,13 @@ def _latest_sweep(client: object, experiment: str | None) -> str:
     if not runs:
         raise DataError(f"Experiment {experiment!r} has no sweep parent run. Fix: run the sweep first.")
     return runs[0].info.run_id
+
+
+def _package(args: argparse.Namespace) -> int:
+    from nlpkit.package import package
+
+    print(package(args.models, args.name, args.package_version, args.out))
+    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from nlpkit import installed
 from nlpkit import predictor_files as files
 from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError, one_line
 from nlpkit.models import REGISTRY, family_of
@@ -52,9 +53,9 @@ class Predictor:
             )
         text = os.fspath(uri)
         if not text.startswith(MLFLOW_SCHEMES):
-            return cls._load_dir(files.find_predictor_dir(_local(text)), verify, options)
+            return cls._load_dir(locate(text), verify, options)
         with tempfile.TemporaryDirectory(prefix="nlpkit-") as tmp:
-            predictor = cls._load_dir(files.find_predictor_dir(_download(text, Path(tmp))), verify, options)
+            predictor = cls._load_dir(locate(text, Path(tmp)), verify, options)
         predictor.path = None  # the download is gone: the model is in memory
         return predictor
 
@@ -259,14 +260,37 @@ def _family(directory: Path, kind: Any) -> Any:
     return REGISTRY[kind][0]
 
 
+def locate(uri: str, scratch: Path | None = None) -> Path:
+    """The predictor directory that ``uri`` names: a local path, an installed predictor package's name, or an
+    MLflow URI (downloaded under ``scratch``, which it needs). Its files are not checked yet (``Predictor.load``
+    does that)."""
+    if uri.startswith(MLFLOW_SCHEMES):
+        if scratch is None:
+            raise ConfigError(f"locate({uri!r}) needs a scratch folder for the download; got None. Fix: pass one.")
+        return files.find_predictor_dir(_download(uri, scratch))
+    path = _local(uri)
+    if installed.is_bundle(path):
+        raise ModelLoadError(
+            f"{uri!r} is a predictor bundle ({installed.BUNDLE_FILE}: one predictor per role), not a single predictor; "
+            f"expected a predictor directory. Fix: use nlpkit.analyze.Analyzer.load({uri!r}) or nlpkit analyze for a bundle."
+        )
+    return files.find_predictor_dir(path)
+
+
 def _local(uri: str) -> Path:
     path = Path(uri).expanduser()
-    if not path.exists():
-        raise ModelLoadError(
-            f"No predictor at {uri!r}: the path does not exist; expected a local directory, runs:/<run id>/model "
-            "or models:/<name>/<version>. Fix: check the path."
-        )
-    return path
+    if path.exists():
+        return path
+    found = installed.find(uri)
+    if found is not None:
+        return found
+    names = installed.names()
+    raise ModelLoadError(
+        f"No predictor at {uri!r}: the path does not exist; expected a local directory, runs:/<run id>/model, "
+        "models:/<name>/<version> or the name of an installed predictor package (installed: "
+        f"{', '.join(names) if names else 'none'}). Fix: check the path, or pip install the predictor's wheel "
+        "(built by nlpkit package)."
+    )
 
 
 def _download(uri: str, destination: Path) -> Path:

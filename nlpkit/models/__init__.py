@@ -27,6 +27,7 @@ class Family:
     save: Callable[[Any, Path], None]
     load: Callable[..., Any]  # (directory: Path, **options) -> fitted model
     requirements: tuple[str, ...] = ("scikit-learn", "skops")
+    extra: str | None = None  # the nlpkit extra its predictors need at run time (a packaged predictor depends on it)
 
 
 def _tfidf(classifier: str) -> Callable[[DictConfig, int], Any]:
@@ -61,8 +62,9 @@ def _blend(cfg: DictConfig, seed: int) -> Any:
 
 
 TFIDF = Family("tfidf", save=tfidf_io.save, load=tfidf_io.load)
-ENCODER = Family("encoder", save=transformer_io.save, load=transformer_io.load, requirements=transformer_io.REQUIREMENTS)
-BLEND = Family("blend", save=blend.save, load=blend.load, requirements=transformer_io.REQUIREMENTS)
+ENCODER = Family("encoder", save=transformer_io.save, load=transformer_io.load, requirements=transformer_io.REQUIREMENTS,
+                 extra="onnx")
+BLEND = Family("blend", save=blend.save, load=blend.load, requirements=transformer_io.REQUIREMENTS, extra="onnx")
 REGISTRY: dict[str, tuple[Family, Callable[[DictConfig, int], Any]]] = {
     "tfidf_logreg.v1": (TFIDF, _tfidf("logreg")),
     "tfidf_svm.v1": (TFIDF, _tfidf("svm")),
