@@ -167,8 +167,8 @@ def stage(uri: str, destination: Path, scratch: Path, role: str | None = None) -
     predictor = Predictor.load(source)
     if role is not None and predictor.task != role:
         raise ConfigError(
-            f"Bundle role {role!r} needs a {role} predictor; got {uri!r}, a {predictor.task or 'task-less'} "
-            f"predictor. Fix: pass it as {predictor.task}=MODEL, or give the {role} role a {role} predictor."
+            f"Bundle role {role!r} needs a {role} predictor; got {uri!r}, whose task is {predictor.task!r}. "
+            f"Fix: pass it as {predictor.task}=MODEL, or give the {role} role a {role} predictor."
         )
     for rel in [*predictor.metadata["files"], files.METADATA_FILE]:
         (destination / rel).parent.mkdir(parents=True, exist_ok=True)

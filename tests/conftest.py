@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+import venv
 from pathlib import Path
 from typing import Iterator
 
@@ -90,6 +92,34 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
                    check=True, capture_output=True, timeout=300)
     return next(dist.glob("nlpkit_conflict-*.whl"))
+
+
+NETWORK_ERRORS = re.compile(r"NewConnectionError|Network is unreachable|Temporary failure in name resolution|"
+                            r"Max retries exceeded|No route to host")
+
+
+def venv_env() -> dict[str, str]:
+    """This environment without PYTHONPATH, which would put the checkout (and its egg-info) in a fresh venv's path."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def fresh_venv(root: Path, *requirements: str) -> Path:
+    """A new virtual environment at ``root`` with ``requirements`` pip-installed (skips without a package index)."""
+    venv.create(root, with_pip=True)
+    python = root / "bin" / "python"
+    out = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements],
+                         capture_output=True, text=True, timeout=600, env=venv_env())
+    if out.returncode and NETWORK_ERRORS.search(out.stderr):
+        pytest.skip(f"installing {requirements} needs the package index: {out.stderr[-300:]}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return root
+
+
+@pytest.fixture(scope="session")
+def runtime_venv(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> Path:
+    """A fresh virtual environment with the wheel and its runtime dependencies only (no extras), built once per
+    session (test_runtime, test_package). Tests may add predictor packages to it, never other distributions."""
+    return fresh_venv(tmp_path_factory.mktemp("runtime-venv"), str(built_wheel))
 
 
 def train_tiny_predictor(folder: Path) -> Path:
