@@ -39,8 +39,8 @@ def render(name: str, module: str, version: str, metadata: dict[str, Any]) -> st
     """The card of a single predictor packaged as ``name`` ``version``."""
     task = str(metadata.get("task", ""))
     head = [f"# {name} {version}", "",
-            f"An nlpkit predictor for **{task}**: {TASKS.get(task, 'see its config below')}. Packaged with "
-            f"`nlpkit package` (nlpkit {__version__}).", "", *_usage(name, module, bundle=False)]
+            (f"An nlpkit predictor for **{task}**: {TASKS.get(task, 'see its config below')}. Packaged with "
+             f"`nlpkit package` (nlpkit {__version__})."), "", *_usage(name, module, bundle=False)]
     return "\n".join([*head, *predictor_section(metadata, level=2), *_closing(level=2)]) + "\n"
 
 
@@ -49,8 +49,8 @@ def render_bundle(name: str, module: str, version: str, members: dict[str, dict[
     rows = [f"| {role} | {m.get('task')} | {m.get('model_kind')} | {_fmt(_metric(m, 'test', 'macro_f1'))} |"
             for role, m in members.items()]
     head = [f"# {name} {version}", "",
-            f"An nlpkit predictor bundle (one predictor per role, run together by `nlpkit analyze`). Packaged with "
-            f"`nlpkit package` (nlpkit {__version__}).", "", "| role | task | model kind | test macro-F1 |",
+            (f"An nlpkit predictor bundle (one predictor per role, run together by `nlpkit analyze`). Packaged "
+             f"with `nlpkit package` (nlpkit {__version__})."), "", "| role | task | model kind | test macro-F1 |",
             "|---|---|---|---|", *rows, "", *_usage(name, module, bundle=True)]
     body = [line for role, m in members.items() for line in (f"## Role: {role}", "", *predictor_section(m, level=3))]
     return "\n".join([*head, *body, *_closing(level=2)]) + "\n"
@@ -136,8 +136,8 @@ def _duplicates(metrics: dict[str, Any]) -> list[str]:
     kept = (near or 0) + (exact or 0) - (metrics.get("data/duplicates_dropped", 0) or 0)
     if kept <= 0:
         return []
-    return ["", f"Note: {kept:.0f} evaluation document(s) duplicate or nearly duplicate a training document and were "
-            "kept, so these scores may be optimistic."]
+    return ["", (f"Note: {kept:.0f} evaluation document(s) duplicate or nearly duplicate a training document and "
+                 "were kept, so these scores may be optimistic.")]
 
 
 def _usage(name: str, module: str, bundle: bool) -> list[str]:

@@ -19,8 +19,9 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from nlpkit import installed, model_card, wheel
 from nlpkit import predictor_files as files

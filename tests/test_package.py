@@ -8,15 +8,20 @@ import base64
 import hashlib
 import json
 import subprocess
-import sys
 import zipfile
 from email.parser import Parser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import (
+    fresh_venv,
+    tiny_model_overrides,
+    train_tiny_predictor,
+    venv_env,
+    write_jsonl,
+)
 
-from conftest import fresh_venv, tiny_model_overrides, train_tiny_predictor, venv_env, write_jsonl
 from nlpkit import Predictor, compose, train
 from nlpkit._version import __version__
 from nlpkit.cli import main
@@ -40,7 +45,8 @@ print(json.dumps({{"version": {module}.__version__, "data_path": str({module}.da
 
 
 def run(args: list, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=300, cwd="/", env=venv_env(), **kw)
+    return subprocess.run([str(a) for a in args], check=False, capture_output=True, text=True, timeout=300, cwd="/",
+                          env=venv_env(), **kw)
 
 
 def install(venv: Path, *wheels: Path, offline: bool = True) -> None:
@@ -223,10 +229,18 @@ def test_existing_wheel_is_never_overwritten(built, source, capsys):
     assert built.read_bytes() == before
 
 
-def test_cli_prints_the_wheel_path(source, tmp_path, capsys):
-    assert main(["package", str(source), "--name", "cli-model", "--version", "2.0.0", "--out", str(tmp_path)]) == 0
+def test_cli_prints_the_wheel_path_under_dist_by_default(source, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["package", str(source), "--name", "cli-model", "--version", "2.0.0"]) == 0
     printed = capsys.readouterr().out.strip()
-    assert printed == str(tmp_path / "cli_model-2.0.0-py3-none-any.whl") and Path(printed).is_file()
+    assert printed == "dist/cli_model-2.0.0-py3-none-any.whl" and (tmp_path / printed).is_file()
+
+
+def test_runtime_only_install_packages_the_same_wheel_offline(runtime_venv, built, source, tmp_path):
+    """No build tools, no training stack: the runtime install writes the wheel the dev install wrote, byte for byte."""
+    out = run([runtime_venv / "bin" / "nlpkit", "package", source, "--name", NAME, "--version", VERSION, "--out", tmp_path])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert Path(out.stdout.strip()).read_bytes() == built.read_bytes()
 
 
 # -- an encoder predictor: the wheel plus the onnx extra, no torch ---------------------------------------------
