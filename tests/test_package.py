@@ -75,10 +75,11 @@ def test_wheel_holds_the_sealed_predictor_the_package_and_valid_metadata(built, 
     assert built.name == f"{MODULE}-{VERSION}-py3-none-any.whl"
     files = members(built)
     info = f"{MODULE}-{VERSION}.dist-info"
-    assert sorted(files) == sorted([f"{MODULE}/__init__.py", f"{MODULE}/MODEL_CARD.md", f"{MODULE}/data/model.skops",
-                                    f"{MODULE}/data/nlpkit.json", *(f"{info}/{n}" for n in (
-                                        "METADATA", "WHEEL", "RECORD", "entry_points.txt", "top_level.txt"))])
-    for rel in ("model.skops", "nlpkit.json"):  # the predictor's files, byte for byte
+    sealed = [*json.loads((source / "nlpkit.json").read_text())["files"], "nlpkit.json"]
+    assert sorted(files) == sorted([f"{MODULE}/__init__.py", f"{MODULE}/MODEL_CARD.md", *(f"{MODULE}/data/{r}" for r in sealed),
+                                    *(f"{info}/{n}" for n in ("METADATA", "WHEEL", "RECORD", "entry_points.txt",
+                                                              "top_level.txt"))])
+    for rel in sealed:  # the predictor's files, byte for byte
         assert files[f"{MODULE}/data/{rel}"] == (source / rel).read_bytes()
     record = [line.rsplit(",", 2) for line in files[f"{info}/RECORD"].decode().splitlines()]
     assert sorted(path for path, _, _ in record) == sorted(files)
@@ -164,7 +165,7 @@ def test_bundle_wheel_holds_each_role_and_installs_with_its_data_path(trio, runt
     spec = json.loads(files["conflict_bundle_test/data/nlpkit-bundle.json"])
     assert spec == {"format": "nlpkit-bundle/1", "members": {r: r for r in ("topic", "escalation", "stance")}}
     for role, path in trio.items():
-        for rel in ("nlpkit.json", "model.skops"):
+        for rel in [*json.loads((path / "nlpkit.json").read_text())["files"], "nlpkit.json"]:
             assert files[f"conflict_bundle_test/data/{role}/{rel}"] == (path / rel).read_bytes()
     card = files["conflict_bundle_test/MODEL_CARD.md"].decode()
     assert all(f"## Role: {role}" in card for role in trio) and "CODEBOOK.md" in card
