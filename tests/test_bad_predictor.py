@@ -21,6 +21,7 @@ import pytest
 from conftest import tiny_rows, write_jsonl
 from nlpkit import Predictor
 from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError
+from nlpkit.models import tfidf_io
 from nlpkit.predictor_files import METADATA_FILE, seal
 
 TEXT = "Artillery shelled the border town overnight."
@@ -35,6 +36,7 @@ class Ctx:
     stance: Predictor
     esc_dir: Path
     stance_dir: Path
+    legacy_dir: Path  # the escalation predictor as nlpkit 0.1 saved TF-IDF models: model.skops
     scratch: Callable[[], Path]
 
     def broken(self, edit: Callable[[Path], Any], source: Path | None = None) -> Path:
@@ -60,8 +62,13 @@ def ctx(tmp_path_factory):
     stance = train(compose([f"output_dir={root / 'stance'}", *common, f"data.path={stance_file}", "task=stance"]))
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")  # an empty store: no such run or model
+    legacy = shutil.copytree(esc.predictor_dir, root / "legacy")
+    for name in ("tfidf.json", "tfidf.npz"):
+        (legacy / name).unlink()
+    tfidf_io.save(esc.predictor.model, legacy)
+    edit_meta(lambda m: {**m, **seal(legacy)})(legacy)
     yield Ctx(Predictor.load(esc.predictor_dir), Predictor.load(stance.predictor_dir), esc.predictor_dir,
-              stance.predictor_dir, lambda: tmp_path_factory.mktemp("case"))
+              stance.predictor_dir, legacy, lambda: tmp_path_factory.mktemp("case"))
     mlflow.set_tracking_uri(previous)
 
 
@@ -84,8 +91,8 @@ def write(name: str, data: bytes | str) -> Callable[[Path], None]:
     return lambda d: (d / name).write_bytes(data.encode() if isinstance(data, str) else data)
 
 
-def truncate(directory: Path) -> None:
-    model = directory / "model.skops"
+def truncate(directory: Path, name: str = "tfidf.npz") -> None:
+    model = directory / name
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
 
 
@@ -94,8 +101,8 @@ def resealed(edit: Callable[[Path], None]) -> Callable[[Path], None]:
     return lambda d: (edit(d), edit_meta(lambda m: {**m, **seal(d)})(d))
 
 
-def flip_middle(directory: Path) -> None:
-    model = directory / "model.skops"
+def flip_middle(directory: Path, name: str = "model.skops") -> None:
+    model = directory / name
     data = bytearray(model.read_bytes())
     middle = len(data) // 2
     data[middle:middle + 64] = bytes(64)
@@ -113,10 +120,38 @@ def load(ctx: Ctx, edit: Callable[[Path], Any], **options: Any) -> Predictor:
     return Predictor.load(ctx.broken(edit), **options)
 
 
+def legacy(ctx: Ctx, edit: Callable[[Path], Any], **options: Any) -> Predictor:
+    """``load`` on the model.skops (nlpkit 0.1) form of the escalation predictor."""
+    return Predictor.load(ctx.broken(edit, ctx.legacy_dir), **options)
+
+
+def object_array(directory: Path) -> None:
+    """tfidf.npz with one member replaced by an object array (numpy would need pickle to read it)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(directory / "tfidf.npz", "a") as archive:
+        archive.writestr("b0.idf.npy", buffer.getvalue())
+
+
+def spec_edit(change: Callable[[dict], dict]) -> Callable[[Path], None]:
+    """An edit that rewrites tfidf.json as ``change(spec)``."""
+
+    def edit(directory: Path) -> None:
+        spec = json.loads((directory / "tfidf.json").read_text())
+        (directory / "tfidf.json").write_text(json.dumps(change(spec)))
+
+    return edit
+
+
 FIX_META = r"Fix: restore"
-CHANGED = (r"Predictor file 'model\.skops' in .* was changed", r"expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}",
+CHANGED = (r"Predictor file 'tfidf\.npz' in .* was changed", r"expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}",
            r"Fix: get the predictor again")
 NOT_ZIP = (r"model\.skops is not a skops zip archive", r"expected a model file written by nlpkit, got \d+ bytes",
+           r"Fix: load only predictors saved by nlpkit")
+NOT_NPZ = (r"tfidf\.npz is not a plain-array archive", r"expected numeric and string arrays written by nlpkit",
            r"Fix: load only predictors saved by nlpkit")
 LIST_FIX = r"Fix: (wrap it in a list|e\.g\. predictor\.predict\(\[)"
 EMPTY = (r"Input {} has an empty {}", r"expected some text, as in training", r"Fix: drop or fill empty inputs")
@@ -168,31 +203,52 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[NlpkitError], tuple[str, ...]]
      (r"'labels' must be a non-empty list of label names", r"got 'neutral'", FIX_META)),
     # -- the seal -------------------------------------------------------------------------------------------------
     ("model-truncated", lambda c: load(c, truncate), ModelLoadError, CHANGED),
-    ("model-replaced", lambda c: load(c, lambda d: shutil.copyfile(c.stance_dir / "model.skops", d / "model.skops")),
+    ("model-replaced", lambda c: load(c, lambda d: shutil.copyfile(c.stance_dir / "tfidf.npz", d / "tfidf.npz")),
      ModelLoadError, CHANGED),
-    ("model-missing", lambda c: load(c, lambda d: (d / "model.skops").unlink()), ModelLoadError,
-     (r"Predictor file 'model\.skops' is missing from", r"expected sha256 [0-9a-f]{64}, got no file",
+    ("model-missing", lambda c: load(c, lambda d: (d / "tfidf.npz").unlink()), ModelLoadError,
+     (r"Predictor file 'tfidf\.npz' is missing from", r"expected sha256 [0-9a-f]{64}, got no file",
       r"Fix: copy the whole predictor directory")),
     ("extra-file", lambda c: load(c, write("notes.txt", "hello")), ModelLoadError,
-     (r"Unexpected file 'notes\.txt' in predictor", r"expected only the 1 sealed files; got 1 extra",
+     (r"Unexpected file 'notes\.txt' in predictor", r"expected only the 2 sealed files; got 1 extra",
       r"Fix: remove it")),
-    ("digest-edited", lambda c: load(c, edit_meta(lambda m: {**m, "files": {"model.skops": "0" * 64}})),
+    ("digest-edited", lambda c: load(c, edit_meta(lambda m: {**m, "files": {"tfidf.npz": "0" * 64}})),
      ModelLoadError, (r"'digest' '[0-9a-f]{64}' does not match its 'files' map", r"expected [0-9a-f]{64}\)",
                       r"Fix: for a predictor you trust")),
     ("unsealed", lambda c: load(c, edit_meta(without("files"))), ModelLoadError,
      (r"has no 'files' digest map", r"got NoneType", r"Fix: .*Predictor\.load\(path, verify=False\) then \.save")),
-    # -- model.skops itself (unverified, or re-sealed after the change) ------------------------------------------
-    ("model-truncated-unverified", lambda c: load(c, truncate, verify=False), ModelLoadError, NOT_ZIP),
-    ("model-not-a-zip", lambda c: load(c, resealed(write("model.skops", "hello"))), ModelLoadError, NOT_ZIP),
-    ("model-empty-file", lambda c: load(c, resealed(write("model.skops", b""))), ModelLoadError, NOT_ZIP),
-    ("model-bytes-zeroed", lambda c: load(c, resealed(flip_middle)), ModelLoadError,
+    # -- tfidf.json / tfidf.npz themselves (unverified, or re-sealed after the change) ---------------------------
+    ("arrays-truncated-unverified", lambda c: load(c, truncate, verify=False), ModelLoadError, NOT_NPZ),
+    ("arrays-not-a-zip", lambda c: load(c, resealed(write("tfidf.npz", "hello"))), ModelLoadError, NOT_NPZ),
+    ("arrays-object-array", lambda c: load(c, resealed(object_array)), ModelLoadError,
+     (r"tfidf\.npz is not a plain-array archive \(ValueError: Object arrays cannot be loaded",
+      r"expected numeric and string arrays written by nlpkit", r"Fix: load only predictors saved by nlpkit")),
+    ("arrays-missing-unverified", lambda c: load(c, lambda d: (d / "tfidf.npz").unlink(), verify=False),
+     ModelLoadError, (r"No tfidf\.npz in", r"expected it beside tfidf\.json", r"Fix: copy the whole")),
+    ("spec-not-json", lambda c: load(c, resealed(write("tfidf.json", "{blocks"))), ModelLoadError,
+     (r"tfidf\.json is not readable JSON \(JSONDecodeError\)", r"expected nlpkit's TF-IDF description",
+      r"Fix: load only")),
+    ("spec-other-format", lambda c: load(c, resealed(spec_edit(lambda s: {**s, "format": "other/9"}))), ModelLoadError,
+     (r"tfidf\.json has format 'other/9'", r"expected 'nlpkit-tfidf/1'", r"Fix: load it with the nlpkit version")),
+    ("spec-block-dropped", lambda c: load(c, resealed(spec_edit(lambda s: {**s, "blocks": s["blocks"][:0]}))),
+     ModelLoadError, (r"holds an inconsistent TF-IDF model \(ValueError: the features are 0 wide but the classifier "
+                      r"takes \d+\)", r"expected the tfidf\.json and tfidf\.npz nlpkit writes together", r"Fix:")),
+    ("spec-unknown-classifier", lambda c: load(c, resealed(spec_edit(lambda s: {**s, "classifier": {"kind": "mlp"}}))),
+     ModelLoadError, (r"inconsistent TF-IDF model \(ValueError: unknown classifier kind 'mlp'\)", r"expected the",
+                      r"Fix:")),
+    # -- model.skops of nlpkit 0.1 predictors (unverified, or re-sealed after the change) -------------------------
+    ("skops-truncated-unverified", lambda c: legacy(c, lambda d: truncate(d, "model.skops"), verify=False),
+     ModelLoadError, NOT_ZIP),
+    ("skops-not-a-zip", lambda c: legacy(c, resealed(write("model.skops", "hello"))), ModelLoadError, NOT_ZIP),
+    ("skops-empty-file", lambda c: legacy(c, resealed(write("model.skops", b""))), ModelLoadError, NOT_ZIP),
+    ("skops-bytes-zeroed", lambda c: legacy(c, resealed(flip_middle)), ModelLoadError,
      (r"model\.skops (has no readable skops schema|could not be read by skops|is not a skops zip)",
       r"expected a model file written by", r"Fix: load only predictors saved by nlpkit")),
-    ("model-schema-not-json", lambda c: load(c, resealed(bad_schema_zip)), ModelLoadError,
+    ("skops-schema-not-json", lambda c: legacy(c, resealed(bad_schema_zip)), ModelLoadError,
      (r"model\.skops has no readable skops schema \(JSONDecodeError\)", r"expected a model file written by nlpkit",
       r"Fix: load only")),
-    ("model-missing-unverified", lambda c: load(c, lambda d: (d / "model.skops").unlink(), verify=False),
-     ModelLoadError, (r"No model\.skops in", r"expected a predictor saved by nlpkit", r"Fix: copy the whole")),
+    ("skops-missing-unverified", lambda c: legacy(c, lambda d: (d / "model.skops").unlink(), verify=False),
+     ModelLoadError, (r"No tfidf\.json or model\.skops in", r"expected a TF-IDF predictor saved by nlpkit",
+                      r"Fix: copy the whole")),
     # -- what predict is given ----------------------------------------------------------------------------------------
     ("none", lambda c: c.esc.predict(None), InputTypeError,
      (r"Expected a list of inputs \(texts, dicts or \(target, text\) pairs\)", r"got NoneType", LIST_FIX)),

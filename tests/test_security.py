@@ -53,8 +53,11 @@ def reseal(directory: Path) -> None:
 
 
 def planted(source: Path, destination: Path, model_file: Path) -> Path:
-    """A copy of the predictor at ``source`` with ``model_file`` as its model.skops, digest re-sealed."""
+    """A copy of the predictor at ``source`` with ``model_file`` as its model.skops instead of its plain arrays
+    (the form nlpkit 0.1 saved, which still loads through skops), digest re-sealed."""
     shutil.copytree(source, destination)
+    for name in ("tfidf.json", "tfidf.npz"):
+        (destination / name).unlink()
     shutil.copyfile(model_file, destination / tfidf_io.FILENAME)
     reseal(destination)
     return destination
@@ -83,7 +86,7 @@ def single_line(err: pytest.ExceptionInfo) -> str:
 # -- the digest ---------------------------------------------------------------------------------------------
 def test_save_seals_every_model_file_and_load_keeps_the_seal(logged):
     meta = json.loads((logged.predictor_dir / METADATA_FILE).read_text())
-    assert set(meta["files"]) == {"model.skops"} and meta["files"] == file_digests(logged.predictor_dir)
+    assert set(meta["files"]) == {"tfidf.json", "tfidf.npz"} and meta["files"] == file_digests(logged.predictor_dir)
     assert meta["digest"] == combined_digest(meta["files"]) == logged.predictor.metadata["digest"]
     assert Predictor.load(logged.predictor_dir).metadata["digest"] == meta["digest"]
 

@@ -55,7 +55,7 @@ def test_run_logs_params_metrics_artifacts_tags_and_round_trips_the_model(make_c
     assert "python_function" in info.flavors and info.run_id == result.run_id
     model_dir = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model", dst_path=str(tmp_path / "m")))
     assert not [p for p in model_dir.rglob("*") if p.suffix in (".pkl", ".pickle")]
-    assert (model_dir / "artifacts" / "predictor" / "model.skops").is_file()
+    assert (model_dir / "artifacts" / "predictor" / "tfidf.npz").is_file()
     loaded = Predictor.load(f"runs:/{result.run_id}/model")
     assert loaded.labels == ["escalatory", "de_escalatory", "neutral"]
     assert loaded.predict(SAMPLE) == result.predictor.predict(SAMPLE)

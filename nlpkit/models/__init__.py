@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from nlpkit.errors import ConfigError
-from nlpkit.models import blend, tfidf_io, transformer_io
+from nlpkit.models import tfidf_arrays, transformer_io
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -61,10 +61,22 @@ def _blend(cfg: DictConfig, seed: int) -> Any:
     return BlendClassifier(random_state=seed, **{k: v for k, v in plain.items() if k != "kind"})
 
 
-TFIDF = Family("tfidf", save=tfidf_io.save, load=tfidf_io.load)
+def _blend_save(model: Any, directory: Path) -> None:
+    from nlpkit.models import blend  # imports scikit-learn: only when a blend is saved or loaded
+
+    blend.save(model, directory)
+
+
+def _blend_load(directory: Path, **options: Any) -> Any:
+    from nlpkit.models import blend
+
+    return blend.load(directory, **options)
+
+
+TFIDF = Family("tfidf", save=tfidf_arrays.save, load=tfidf_arrays.load, requirements=("numpy", "scipy"))
 ENCODER = Family("encoder", save=transformer_io.save, load=transformer_io.load, requirements=transformer_io.REQUIREMENTS,
                  extra="onnx")
-BLEND = Family("blend", save=blend.save, load=blend.load, requirements=transformer_io.REQUIREMENTS, extra="onnx")
+BLEND = Family("blend", save=_blend_save, load=_blend_load, requirements=transformer_io.REQUIREMENTS, extra="onnx")
 REGISTRY: dict[str, tuple[Family, Callable[[DictConfig, int], Any]]] = {
     "tfidf_logreg.v1": (TFIDF, _tfidf("logreg")),
     "tfidf_svm.v1": (TFIDF, _tfidf("svm")),

@@ -66,16 +66,10 @@ def save(model: Any, directory: Path) -> None:
 def load(directory: Path, **options: Any) -> Any:
     """Load a model saved by ``save``, refusing oversized archives and any node outside the allow-lists.
 
-    TF-IDF models have one runtime (scikit-learn): load options such as ``runtime="onnx"`` are refused with
-    an error that says so, rather than silently ignored."""
+    Load options such as ``runtime="onnx"`` are refused (``refuse_options``)."""
     import skops.io as sio
 
-    if options:
-        given = ", ".join(f"{k}={v!r}" for k, v in options.items())
-        raise ConfigError(
-            f"Load options ({given}) apply to the encoder families (embed_logreg, finetune) only; this predictor "
-            "is a TF-IDF model, which runs in scikit-learn. Fix: call Predictor.load(uri) without them."
-        )
+    refuse_options(options)
     path = Path(directory) / FILENAME
     data = read_checked(path)
     audit(path, data)
@@ -86,6 +80,16 @@ def load(directory: Path, **options: Any) -> Any:
             f"{path} could not be read by skops ({type(err).__name__}: {one_line(err, 200)}); "
             f"expected a model file written by nlpkit. {FIX}"
         ) from None
+
+
+def refuse_options(options: dict[str, Any]) -> None:
+    """Refuse load options (``runtime=...``): TF-IDF models have one runtime, so options are an error, not ignored."""
+    if options:
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        raise ConfigError(
+            f"Load options ({given}) apply to the encoder families (embed_logreg, finetune) only; this predictor "
+            "is a TF-IDF model, which has one runtime. Fix: call Predictor.load(uri) without them."
+        )
 
 
 def read_checked(path: Path) -> bytes:

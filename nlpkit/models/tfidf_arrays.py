@@ -1,0 +1,384 @@
+"""TF-IDF predictors as plain arrays: saved without skops, applied with NumPy and SciPy alone.
+
+A fitted ``TfidfClassifier`` is written as ``tfidf.json`` (how the features are made and combined: analyzer,
+n-gram range, lower-casing, accent stripping, token pattern, stop words, sublinear tf; the classifier's kind
+and label order) and ``tfidf.npz`` (each vectorizer's terms and idf weights, the classifier's coefficients and
+intercepts, the sigmoid calibrators' ``a``/``b``). ``np.load(..., allow_pickle=False)`` reads only numeric and
+fixed-width string arrays, so loading runs no code; and it imports no scikit-learn, whose import (~1 s on two
+cores, plus skops's walk over every estimator) would dominate a cold start.
+
+The transform repeats scikit-learn's own steps in the same order (count n-grams, sort indices, ``1 + log(tf)``,
+idf, row-wise l2 through SciPy's sequential sparse product, ``hstack``, sparse-dense product), so the
+probabilities equal scikit-learn's to the last bit or within a few ulps: ``tests/test_tfidf_arrays.py``
+checks them against the fitted estimator on every task.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import unicodedata
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from nlpkit.errors import ConfigError, ModelLoadError, one_line
+from nlpkit.models.base import check_texts
+
+SPEC_FILE = "tfidf.json"
+ARRAYS_FILE = "tfidf.npz"
+FORMAT = "nlpkit-tfidf/1"
+MAX_ARRAYS_BYTES = 2 << 30
+FIX = "Fix: load only predictors saved by nlpkit, from a source you trust; get this one again from its source."
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+# -- saving ------------------------------------------------------------------------------------------------
+def save(model: Any, directory: Path) -> None:
+    """Write a fitted ``TfidfClassifier`` (or a loaded ``ArrayTfidfModel``) as ``tfidf.json`` + ``tfidf.npz``."""
+    if isinstance(model, ArrayTfidfModel):
+        spec, arrays = model.spec_, model.arrays_
+    else:
+        arrays = {}
+        spec = {
+            "format": FORMAT,
+            "pairs": bool(model.pairs_),
+            "classes": np.asarray(model.classes_).tolist(),
+            "blocks": _blocks(model.features_, bool(model.pairs_), arrays),
+            "classifier": _classifier_spec(model.classifier_, arrays),
+        }
+    directory = Path(directory)
+    (directory / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    with open(directory / ARRAYS_FILE, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def _blocks(features: Any, pairs: bool, arrays: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    if not pairs:  # a FeatureUnion of vectorizers over the text
+        return [_vectorizer_spec(v, "text", f"b{i}", arrays) for i, (_, v) in enumerate(features.transformer_list)]
+    blocks: list[dict[str, Any]] = []
+    for name, transformer, _columns in features.transformers_:
+        if name == "target":
+            blocks.append(_vectorizer_spec(transformer, "target", f"b{len(blocks)}", arrays))
+        elif name == "text":
+            for _, vectorizer in transformer.transformer_list:
+                blocks.append(_vectorizer_spec(vectorizer, "text", f"b{len(blocks)}", arrays))
+        elif name == "similarity":
+            key = f"b{len(blocks)}"
+            blocks.append({"input": "pair", "lead_words": int(transformer.lead_words),
+                           "vectorizer": _vectorizer_spec(transformer.vectorizer_, "pair", key, arrays)})
+        elif transformer != "drop":
+            raise ConfigError(f"Cannot save feature block {name!r} as arrays; expected target, text and similarity.")
+    return blocks
+
+
+def _vectorizer_spec(vec: Any, source: str, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    supported = (vec.input == "content" and vec.preprocessor is None and vec.tokenizer is None
+                 and vec.analyzer in ("word", "char_wb", "char") and vec.strip_accents in (None, "unicode")
+                 and vec.norm in ("l2", None) and not vec.binary)
+    if not supported:
+        raise ConfigError(f"Cannot save this {type(vec).__name__} as arrays (analyzer {vec.analyzer!r}, "
+                          f"strip_accents {vec.strip_accents!r}, norm {vec.norm!r}); expected nlpkit's own settings.")
+    vocabulary = vec.vocabulary_
+    arrays[f"{key}.terms"] = np.array(sorted(vocabulary, key=vocabulary.__getitem__), dtype=str)
+    if vec.use_idf:
+        arrays[f"{key}.idf"] = np.asarray(vec.idf_, dtype=np.float64)
+    stop = vec.get_stop_words()
+    return {
+        "input": source, "key": key, "analyzer": vec.analyzer, "ngram_range": list(vec.ngram_range),
+        "lowercase": bool(vec.lowercase), "strip_accents": vec.strip_accents, "token_pattern": vec.token_pattern,
+        "stop_words": sorted(stop) if stop else None, "sublinear_tf": bool(vec.sublinear_tf), "norm": vec.norm,
+        "use_idf": bool(vec.use_idf),
+    }
+
+
+def _classifier_spec(classifier: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    if hasattr(classifier, "calibrated_classifiers_"):
+        members = []
+        for i, member in enumerate(classifier.calibrated_classifiers_):
+            if member.method != "sigmoid":
+                raise ConfigError(f"Cannot save a {member.method!r} calibration as arrays; expected 'sigmoid'.")
+            arrays[f"c{i}.coef"], arrays[f"c{i}.intercept"] = _linear(member.estimator)
+            arrays[f"c{i}.a"] = np.array([c.a_ for c in member.calibrators], dtype=np.float64)
+            arrays[f"c{i}.b"] = np.array([c.b_ for c in member.calibrators], dtype=np.float64)
+            positions = np.searchsorted(np.asarray(member.classes), np.asarray(member.estimator.classes_))
+            members.append({"key": f"c{i}", "positions": positions.tolist()})
+        return {"kind": "calibrated_sigmoid", "members": members}
+    arrays["lr.coef"], arrays["lr.intercept"] = _linear(classifier)
+    return {"kind": "logreg"}
+
+
+def _linear(estimator: Any) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(estimator.coef_, dtype=np.float64), np.asarray(estimator.intercept_, dtype=np.float64)
+
+
+# -- loading -----------------------------------------------------------------------------------------------
+def is_saved_here(directory: Path) -> bool:
+    """Whether ``directory`` holds a TF-IDF model in this format."""
+    return (Path(directory) / SPEC_FILE).is_file()
+
+
+def load(directory: Path, **options: Any) -> Any:
+    """The TF-IDF model in ``directory``: this format, or a ``model.skops`` of nlpkit < 0.2 (read by skops, audited).
+
+    Load options (``runtime=...``) are refused: a TF-IDF model has one runtime."""
+    from nlpkit.models import tfidf_io
+
+    tfidf_io.refuse_options(options)
+    directory = Path(directory)
+    if not is_saved_here(directory):
+        if (directory / tfidf_io.FILENAME).is_file():
+            return tfidf_io.load(directory)
+        raise ModelLoadError(f"No {SPEC_FILE} or {tfidf_io.FILENAME} in {directory}; expected a TF-IDF predictor saved "
+                             "by nlpkit. Fix: copy the whole predictor directory again.")
+    spec = _read_spec(directory / SPEC_FILE)
+    arrays = _read_arrays(directory / ARRAYS_FILE)
+    try:
+        return ArrayTfidfModel(spec, arrays)
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise ModelLoadError(
+            f"{directory} holds an inconsistent TF-IDF model ({type(err).__name__}: {one_line(err, 160)}); expected "
+            f"the {SPEC_FILE} and {ARRAYS_FILE} nlpkit writes together. {FIX}"
+        ) from None
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ModelLoadError(f"{path} is not readable JSON ({type(err).__name__}); expected nlpkit's TF-IDF "
+                             f"description. {FIX}") from None
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        got = spec.get("format") if isinstance(spec, dict) else type(spec).__name__
+        raise ModelLoadError(f"{path} has format {got!r}; expected {FORMAT!r}. Fix: load it with the nlpkit version "
+                             "that saved it, or upgrade nlpkit.")
+    return spec
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise ModelLoadError(f"No {ARRAYS_FILE} in {path.parent}; expected it beside {SPEC_FILE}. Fix: copy the "
+                             "whole predictor directory again.")
+    data = path.read_bytes()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_ARRAYS_BYTES:
+            raise ModelLoadError(f"{path} would unpack to {unpacked} bytes; expected at most {MAX_ARRAYS_BYTES}. {FIX}")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except ModelLoadError:
+        raise
+    except Exception as err:  # not a zip, a member that is not .npy, or an object array (refused: pickle)
+        raise ModelLoadError(f"{path} is not a plain-array archive ({type(err).__name__}: {one_line(err, 160)}); "
+                             f"expected numeric and string arrays written by nlpkit. {FIX}") from None
+
+
+class ArrayTfidfModel:
+    """A loaded TF-IDF model: ``classes_``, ``pairs_``, ``predict_proba`` and ``predict``, without scikit-learn."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.spec_, self.arrays_ = spec, arrays  # what ``save`` writes back
+        self.classes_ = np.asarray(spec["classes"])
+        self.pairs_ = bool(spec["pairs"])
+        self.blocks_ = [_Block(block, arrays) for block in spec["blocks"]]
+        self.classifier_ = _Classifier(spec["classifier"], arrays, len(self.classes_))
+        widths = sum(block.width for block in self.blocks_)
+        if widths != self.classifier_.n_features:
+            raise ValueError(f"the features are {widths} wide but the classifier takes {self.classifier_.n_features}")
+
+    def features(self, X: Any) -> sp.csr_matrix:
+        """The feature matrix of ``X`` (texts, or (target, text) pairs), as scikit-learn would build it."""
+        items = check_texts(X, pairs=self.pairs_)
+        return sp.hstack([block.transform(items) for block in self.blocks_]).tocsr()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self.classifier_.proba(self.features(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable label of each input."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class _Block:
+    """One block of feature columns: a vectorizer over the text or the target, or the pair similarities."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.input = spec["input"]
+        if self.input == "pair":
+            self.lead_words = int(spec["lead_words"])
+            self.vectorizer = _Vectorizer(spec["vectorizer"], arrays)
+            self.width = 3
+        else:
+            if self.input not in ("text", "target"):
+                raise ValueError(f"unknown feature input {self.input!r}")
+            self.vectorizer = _Vectorizer(spec, arrays)
+            self.width = self.vectorizer.width
+
+    def transform(self, items: list[Any]) -> sp.csr_matrix:
+        if self.input == "text":
+            return self.vectorizer.transform([x[1] for x in items] if isinstance(items[0], tuple) else items)
+        if self.input == "target":
+            return self.vectorizer.transform([x[0] for x in items])
+        return self._similarity(items)
+
+    def _similarity(self, items: list[tuple[str, str]]) -> sp.csr_matrix:
+        vec = self.vectorizer
+        targets = vec.transform([a for a, _ in items])
+        texts = vec.transform([b for _, b in items])
+        leads = vec.transform([" ".join(b.split()[: self.lead_words]) for _, b in items])
+        cos_text = np.asarray(targets.multiply(texts).sum(axis=1)).ravel()
+        cos_lead = np.asarray(targets.multiply(leads).sum(axis=1)).ravel()
+        overlap = np.asarray((targets > 0).multiply(texts > 0).sum(axis=1)).ravel()
+        overlap = overlap / np.maximum(np.asarray((targets > 0).sum(axis=1)).ravel(), 1)
+        return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
+
+
+class _Vectorizer:
+    """The transform half of a fitted TfidfVectorizer."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        terms = arrays[f"{spec['key']}.terms"]
+        if terms.dtype.kind != "U":
+            raise TypeError(f"terms of {spec['key']} are {terms.dtype}, not strings")
+        self.vocabulary = {term: i for i, term in enumerate(terms.tolist())}
+        self.width = len(self.vocabulary)
+        self.idf = arrays[f"{spec['key']}.idf"] if spec["use_idf"] else None
+        if self.idf is not None and self.idf.shape != (self.width,):
+            raise ValueError(f"idf of {spec['key']} has shape {self.idf.shape}, expected ({self.width},)")
+        self.analyzer, self.ngram_range = spec["analyzer"], tuple(int(n) for n in spec["ngram_range"])
+        self.lowercase, self.strip_accents = bool(spec["lowercase"]), spec["strip_accents"]
+        self.token_pattern = re.compile(spec["token_pattern"])
+        self.stop_words = frozenset(spec["stop_words"]) if spec["stop_words"] else None
+        self.sublinear_tf, self.norm = bool(spec["sublinear_tf"]), spec["norm"]
+
+    def transform(self, docs: list[str]) -> sp.csr_matrix:
+        """Tf-idf rows of ``docs`` (counts, then ``1 + log``, idf and l2 norm, in scikit-learn's order)."""
+        indices: list[int] = []
+        values: list[int] = []
+        indptr = [0]
+        for doc in docs:
+            counts: dict[int, int] = {}
+            for feature in self._analyze(doc):
+                index = self.vocabulary.get(feature)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            indices.extend(counts)
+            values.extend(counts.values())
+            indptr.append(len(indices))
+        X = sp.csr_matrix((np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int32),
+                           np.asarray(indptr, dtype=np.int32)), shape=(len(docs), self.width))
+        X.sort_indices()
+        if self.sublinear_tf:
+            np.log(X.data, X.data)
+            X.data += 1.0
+        if self.idf is not None:
+            X.data *= self.idf[X.indices]
+        if self.norm == "l2":
+            squares = X.copy()
+            squares.data = X.data * X.data
+            norms = np.sqrt(squares @ np.ones(self.width))  # SciPy sums each row in order, like scikit-learn
+            nonzero = np.repeat(norms, np.diff(X.indptr))
+            X.data /= np.where(nonzero == 0.0, 1.0, nonzero)
+        return X
+
+    def _analyze(self, doc: str) -> list[str]:
+        if self.lowercase:
+            doc = doc.lower()
+        if self.strip_accents == "unicode":
+            doc = _strip_accents(doc)
+        if self.analyzer == "char_wb":
+            return _char_wb_ngrams(doc, *self.ngram_range)
+        if self.analyzer == "char":
+            return _char_ngrams(doc, *self.ngram_range)
+        tokens = self.token_pattern.findall(doc)
+        if self.stop_words is not None:
+            tokens = [t for t in tokens if t not in self.stop_words]
+        return _word_ngrams(tokens, *self.ngram_range)
+
+
+def _strip_accents(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _word_ngrams(tokens: list[str], low: int, high: int) -> list[str]:
+    out = list(tokens) if low == 1 else []
+    for n in range(max(low, 2), min(high, len(tokens)) + 1):
+        out.extend(" ".join(tokens[i: i + n]) for i in range(len(tokens) - n + 1))
+    return out
+
+
+def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
+    out: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            if len(padded) <= n:  # a word shorter than n counts once, whole
+                out.append(padded)
+                break
+            out.extend(padded[i: i + n] for i in range(len(padded) - n + 1))
+    return out
+
+
+def _char_ngrams(text: str, low: int, high: int) -> list[str]:
+    text = _WHITE_SPACES.sub(" ", text)
+    return [text[i: i + n] for n in range(low, min(high, len(text)) + 1) for i in range(len(text) - n + 1)]
+
+
+class _Classifier:
+    """Logistic regression, or linear SVMs with sigmoid calibration averaged over the calibration folds."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray], n_classes: int) -> None:
+        self.kind, self.n_classes = spec["kind"], n_classes
+        if self.kind == "logreg":
+            self.members = [(arrays["lr.coef"], arrays["lr.intercept"], None, None, None)]
+        elif self.kind == "calibrated_sigmoid":
+            self.members = [(arrays[f"{m['key']}.coef"], arrays[f"{m['key']}.intercept"], arrays[f"{m['key']}.a"],
+                             arrays[f"{m['key']}.b"], [int(p) for p in m["positions"]]) for m in spec["members"]]
+        else:
+            raise ValueError(f"unknown classifier kind {self.kind!r}")
+        self.n_features = int(self.members[0][0].shape[1])
+
+    def proba(self, X: sp.csr_matrix) -> np.ndarray:
+        if self.kind == "logreg":
+            return self._logreg(X)
+        mean = np.zeros((X.shape[0], self.n_classes))
+        for member in self.members:
+            mean += self._calibrated(X, *member)
+        mean /= len(self.members)
+        return mean
+
+    def _logreg(self, X: sp.csr_matrix) -> np.ndarray:
+        from scipy.special import expit
+
+        coef, intercept = self.members[0][:2]
+        scores = X @ coef.T + intercept
+        if self.n_classes <= 2:
+            p = expit(scores.reshape(-1))
+            return np.stack([1 - p, p], axis=1)
+        scores -= scores.max(axis=1).reshape(-1, 1)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1).reshape(-1, 1)
+        return scores
+
+    def _calibrated(self, X: sp.csr_matrix, coef: np.ndarray, intercept: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    positions: list[int]) -> np.ndarray:
+        from scipy.special import expit
+
+        scores = X @ coef.T + intercept
+        proba = np.zeros((X.shape[0], self.n_classes))
+        for column, (position, a_k, b_k) in enumerate(zip(positions, a, b)):
+            index = position + 1 if self.n_classes == 2 else position
+            proba[:, index] = expit(-(a_k * scores[:, column] + b_k))
+        if self.n_classes == 2:
+            proba[:, 0] = 1.0 - proba[:, 1]
+            return proba
+        denominator = np.sum(proba, axis=1)[:, np.newaxis]
+        return np.divide(proba, denominator, out=np.full_like(proba, 1 / self.n_classes), where=denominator != 0)
