@@ -89,13 +89,26 @@ def bootstrap_ci(
     y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], *, n_resamples: int = 1000,
     confidence: float = 0.95, seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of macro-F1 over the evaluated examples."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    rng = np.random.default_rng(seed)
-    scores = np.empty(n_resamples)
-    for i in range(n_resamples):
-        idx = rng.integers(0, len(y_true), len(y_true))
-        scores[i] = f1_score(y_true[idx], y_pred[idx], labels=list(labels), average="macro", zero_division=0)
+    """Percentile bootstrap confidence interval of macro-F1 over the evaluated examples.
+
+    Vectorised: every resample's per-class counts come from one ``bincount``, and each resample's macro-F1 is
+    what ``sklearn.metrics.f1_score(average="macro", labels=labels, zero_division=0)`` gives for it."""
+    labels = list(labels)
+    codes = {label: i for i, label in enumerate(labels)}
+    true = np.array([codes.get(v, -1) for v in y_true])
+    pred = np.array([codes.get(v, -1) for v in y_pred])
+    k = len(labels)
+    idx = np.random.default_rng(seed).integers(0, len(true), (n_resamples, len(true)))
+    offset = np.arange(n_resamples)[:, None] * k
+    t, p = true[idx], pred[idx]
+
+    def counts(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        return np.bincount((offset + values)[keep], minlength=n_resamples * k).reshape(n_resamples, k)
+
+    tp = counts(t, (t == p) & (t >= 0))
+    denominator = counts(t, t >= 0) + counts(p, p >= 0)
+    f1 = np.divide(2.0 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
+    scores = f1.mean(axis=1)
     tail = (1 - confidence) / 2 * 100
     return float(np.percentile(scores, tail)), float(np.percentile(scores, 100 - tail))
 

@@ -145,7 +145,9 @@ def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any,
         table = slice_table(part, y_pred, predictor.labels, list(cfg.data.slices), list(cfg.data.length_bins))
         (out / "slices").mkdir(parents=True, exist_ok=True)
         table.to_csv(out / "slices" / f"{name}.csv", index=False)
-    return prefixed(name, evaluate(list(part["label"]), y_pred, predictor.labels))
+    metrics = evaluate(list(part["label"]), y_pred, predictor.labels)
+    low, high = bootstrap_ci(list(part["label"]), y_pred, predictor.labels)  # 95%, 1,000 resamples, seed 0
+    return prefixed(name, {**metrics, "macro_f1_ci_low": low, "macro_f1_ci_high": high})
 
 
 def format_results(result: TrainResult) -> str:
