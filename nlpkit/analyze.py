@@ -145,7 +145,7 @@ def _checked_member(role: str, predictor: Any) -> Predictor:
                              f"Analyzer({role}=Predictor.load('path/to/predictor')), or Analyzer.load(bundle).")
     wrong = predictor.task in ROLES and predictor.task != role
     if wrong or (role == "stance") != predictor.needs_target:
-        need = "one with a target field (task=stance)" if role == "stance" else "one without a target field"
+        need = "one with a target field, task=stance" if role == "stance" else "one without a target field"
         raise ConfigError(
             f"The {role!r} member must be a {role} predictor ({need}); got a {predictor.task!r} predictor "
             f"({predictor.path or 'in memory'}). Fix: pass the predictor trained with task={role} as {role}=..."

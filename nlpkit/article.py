@@ -1,6 +1,6 @@
 """One news article as ``nlpkit analyze`` reads it: an optional title and a body text.
 
-    read_article("article.txt")   # first line is the title when a blank line follows it; the rest is the text
+    read_article("article.txt")   # a first line without a final "." and then a blank line is the title
     read_article("article.json")  # {"title": "...", "text": "..."} (title optional; other keys ignored)
     read_article("-")             # plain text from standard input, read like a .txt file
     as_article("Just a text")     # Python callers: a str (no title) or a dict with "text" and maybe "title"
@@ -96,10 +96,12 @@ def _decode(data: bytes, where: str) -> str:
 
 
 def _from_text(text: str, where: str) -> Article:
-    """The first line is the title when it is short and a blank line separates it from more text."""
+    """The first line is the title when a blank line separates it from more text, it is short, and it does not end
+    with a full stop (a headline rarely does; a first paragraph of one sentence does)."""
     head, sep, rest = text.strip().partition("\n\n")
-    if sep and rest.strip() and "\n" not in head.strip() and len(head.strip()) <= TITLE_MAX_CHARS:
-        return _checked(Article(head.strip(), rest.strip()), where)
+    head = head.strip()
+    if sep and rest.strip() and "\n" not in head and len(head) <= TITLE_MAX_CHARS and not head.endswith("."):
+        return _checked(Article(head, rest.strip()), where)
     return _checked(Article("", text.strip()), where)
 
 

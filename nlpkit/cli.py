@@ -73,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="one article, three tasks: topic, escalation (with its driving "
                              "sentences) and stance, as one JSON, from a predictor bundle")
-    analyze.add_argument("article", help=".txt (first line = title when a blank line follows), .json "
-                         "({\"title\", \"text\"}), or - for plain text on stdin")
+    analyze.add_argument("article", help=".txt (a first line without a final '.', then a blank line: the title), "
+                         ".json ({\"title\", \"text\"}), or - for plain text on stdin")
     analyze.add_argument("--bundle", required=True, help="bundle folder (nlpkit.analyze.save_bundle, nlpkit package) "
                          "or the name of an installed bundle package")
     analyze.add_argument("--target", action="append", help="stance target (repeatable; none: stance is empty)")
