@@ -278,18 +278,33 @@ README_COMMAND = ('nlpkit analyze experiments/example_article/article.txt --bund
                   '--target "U.S. airstrikes in Iraq and Syria" --target "the 2015 Iran nuclear deal" --pretty')
 
 
+def _readme_command(bundle: Path) -> subprocess.CompletedProcess:
+    """The README's command as a user runs it (the ``nlpkit`` console script), with ``bundle`` for BUNDLE."""
+    script = Path(sys.executable).parent / "nlpkit"
+    launcher = [str(script)] if script.is_file() else [sys.executable, "-m", "nlpkit.cli"]
+    command = [*launcher, *shlex.split(README_COMMAND.replace("BUNDLE", str(bundle)))[1:]]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+
+def test_readme_command_runs_on_the_example_article(bundle):
+    """The README's command, on this module's tiny bundle (the slow test below runs it on the real one)."""
+    out = _readme_command(bundle)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["article"]["title"].startswith("U.S. strikes hit militia sites") and result["article"]["sentences"] == 7
+    assert [s["target"] for s in result["stance"]] == ["U.S. airstrikes in Iraq and Syria", "the 2015 Iran nuclear deal"]
+
+
+@pytest.mark.slow
 def test_readme_example_builds_the_bundle_and_analyzes_the_article(tmp_path):
     """README, "Example: one article, three tasks": run.py trains three default predictors on the corpus and
-    bundles them; then the README's nlpkit analyze command runs on the article."""
+    bundles them; then the README's nlpkit analyze command runs on the article (about 110 s on 2 busy cores)."""
     bundle = tmp_path / "example-bundle"
     start = time.perf_counter()
     built = subprocess.run([sys.executable, "experiments/example_article/run.py", str(bundle)], cwd=ROOT,
                            capture_output=True, text=True, encoding="utf-8", timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
-    script = Path(sys.executable).parent / "nlpkit"
-    launcher = [str(script)] if script.is_file() else [sys.executable, "-m", "nlpkit.cli"]
-    command = [*launcher, *shlex.split(README_COMMAND.replace("BUNDLE", str(bundle)))[1:]]
-    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    out = _readme_command(bundle)
     print(f"README example: {time.perf_counter() - start:.1f} s")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
