@@ -2,9 +2,9 @@
 
 For the predicted label ``c`` with probability ``p(c | article)``, each sentence ``s`` of the title and the text is
 removed in turn and the article scored again. Its *delta* is ``p(c | article) - p(c | article without s)``: how much
-probability the sentence adds to the prediction. Sentences with a positive delta (at 4 decimals), largest first, are the drivers.
-It needs only ``predict_proba`` (one batch of ``n_sentences`` extra inputs), so it runs on every family; it
-measures each sentence alone, so two sentences that say the same thing can each look weak.
+probability the sentence adds to the prediction. Sentences with a positive delta (at 4 decimals), largest first,
+are the drivers. It needs only ``predict_proba`` (one batch of ``n_sentences`` extra inputs), so it runs on every
+family; it measures each sentence alone, so two sentences that say the same thing can each look weak.
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle", type=Path, help="new (or empty) folder for the bundle")
     bundle = build_bundle(parser.parse_args().bundle)
-    command = analyze_command(bundle)
+    article = ARTICLE.relative_to(Path.cwd()) if ARTICLE.is_relative_to(Path.cwd()) else ARTICLE
+    command = analyze_command(bundle, article)
     print("$ " + shlex.join(["nlpkit", *command[command.index("analyze"):]]), flush=True)
     sys.exit(subprocess.run(command).returncode)
 
