@@ -308,7 +308,7 @@ def test_readme_command_runs_on_the_example_article(bundle):
 @pytest.mark.slow
 def test_readme_example_builds_the_bundle_and_analyzes_the_article(tmp_path):
     """README, "Example: one article, three tasks": run.py trains three default predictors on the corpus and
-    bundles them; then the README's nlpkit analyze command runs on the article (about 110 s on 2 busy cores)."""
+    bundles them; then the README's nlpkit analyze command runs on the article (58-112 s measured on 2 shared cores)."""
     bundle = tmp_path / "example-bundle"
     start = time.perf_counter()
     built = subprocess.run([sys.executable, "experiments/example_article/run.py", str(bundle)], cwd=ROOT,
