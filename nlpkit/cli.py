@@ -79,7 +79,30 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
     clean.add_argument("--dry-run", action="store_true", help="only print what would be marked FAILED")
     clean.set_defaults(func=_runs_clean)
+
+    analyze = sub.add_parser("analyze", help="one article, three tasks: topic, escalation (with its driving "
+                             "sentences) and stance, as one JSON, from a predictor bundle")
+    analyze.add_argument("article", help=".txt (a first line without a final '.', then a blank line: the title), "
+                         ".json ({\"title\", \"text\"}), or - for plain text on stdin")
+    analyze.add_argument("--bundle", required=True, help="bundle folder (nlpkit.analyze.save_bundle, nlpkit package) "
+                         "or the name of an installed bundle package")
+    analyze.add_argument("--target", action="append", help="stance target (repeatable; none: stance is empty)")
+    analyze.add_argument("--top-sentences", type=int, default=3, help="escalation's driving sentences (default: 3)")
+    analyze.add_argument("--pretty", action="store_true", help="indent the JSON")
+    analyze.set_defaults(func=_analyze)
     return parser
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    import json
+
+    from nlpkit.analyze import Analyzer, read_article
+
+    article = read_article(args.article)  # a bad article fails before the bundle loads
+    result = Analyzer.load(args.bundle).analyze(article, args.target, top_sentences=args.top_sentences)
+    text = json.dumps(result, indent=2 if args.pretty else None, ensure_ascii=False)
+    sys.stdout.buffer.write(f"{text}\n".encode("utf-8"))
+    return 0
 
 
 def _client(uri: str | None) -> object:

@@ -44,7 +44,8 @@ def predictor_dir(tmp_path_factory) -> Path:
 
 def _probe(python: str, setup: str, proba: str = "None", *args: str) -> dict:
     code = PROBE.format(setup=setup, proba=proba)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # a fresh venv must not see this checkout through PYTHONPATH; this interpreter keeps it (the code under test)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" or python == sys.executable}
     out = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd="/", env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.splitlines()[-1])
@@ -57,6 +58,21 @@ def test_loading_and_predicting_imports_no_training_stack(predictor_dir):
     imported = sorted(m for m in (*FORBIDDEN, "sklearn", "skops") if m in used)
     assert not imported, f"Predictor.load + predict imported {imported} (forbidden: {FORBIDDEN}, sklearn, skops)"
     assert "nlpkit.predict" in used and "nlpkit.models.tfidf_arrays" in used  # the probe did load and predict
+
+
+def test_analyzing_an_article_imports_no_training_stack(predictor_dir, tmp_path):
+    """``nlpkit.analyze`` is runtime too: importing it, loading a bundle and analyzing an article (with sentence
+    occlusion) imports nothing more of the training stack than scikit-learn and skops do by themselves."""
+    from nlpkit.analyze import save_bundle
+
+    bundle = save_bundle(tmp_path / "bundle", **{Predictor.load(predictor_dir).task: predictor_dir})
+    analyze = ("from nlpkit.analyze import Analyzer\n"
+               "result = Analyzer.load(sys.argv[1]).analyze(' '.join(sys.argv[2:]))")
+    baseline = set(_probe(sys.executable, "import sklearn.base, skops.io")["modules"])
+    used = _probe(sys.executable, analyze, "result['escalation']['drivers']", str(bundle), *TEXTS)
+    imported = sorted(m for m in FORBIDDEN if m in used["modules"] and m not in baseline)
+    assert not imported, f"nlpkit.analyze imported {imported} (forbidden: {FORBIDDEN})"
+    assert "nlpkit.analyze" in used["modules"] and used["proba"], used  # it did analyze and find drivers
 
 
 def test_importing_the_package_root_loads_nothing_but_the_version():

@@ -1,33 +1,56 @@
-"""Train the default model of each task on the embedded corpus and label the example article.
+"""Train the default model of each task on the embedded corpus, bundle the three, and analyze the example article.
 
-    python experiments/example_article/run.py
+    python experiments/example_article/run.py example-bundle
 
-Prints, per task, the predicted label and the probabilities; the README shows this output.
+Trains topic, escalation and stance (``tfidf_logreg``, no tracking) into a temporary folder, saves them as one
+bundle in ``example-bundle`` (``nlpkit.analyze.save_bundle``), then runs and prints the README's command::
+
+    nlpkit analyze experiments/example_article/article.txt --bundle example-bundle \\
+        --target "U.S. airstrikes in Iraq and Syria" --target "the 2015 Iran nuclear deal" --pretty
 """
 
 from __future__ import annotations
 
+import argparse
+import shlex
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from nlpkit import compose, train
+from nlpkit.analyze import save_bundle
 
 HERE = Path(__file__).resolve().parent
+ARTICLE = HERE / "article.txt"
 TARGETS = ["U.S. airstrikes in Iraq and Syria", "the 2015 Iran nuclear deal"]
+TASKS = ("topic", "escalation", "stance")
+
+
+def build_bundle(bundle: Path) -> Path:
+    """Train each task's default predictor on the corpus and save the three as a bundle in ``bundle``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = {task: train(compose([f"task={task}", "tracking=off", f"output_dir={tmp}/{task}"])).predictor_dir
+                for task in TASKS}
+        return save_bundle(bundle, **dirs)
+
+
+def analyze_command(bundle: str | Path, article: str | Path = ARTICLE) -> list[str]:
+    """The README's ``nlpkit analyze`` command (with the console script of this Python's environment)."""
+    script = Path(sys.executable).parent / "nlpkit"
+    launcher = [str(script)] if script.is_file() else [sys.executable, "-m", "nlpkit.cli"]
+    targets = [arg for target in TARGETS for arg in ("--target", target)]
+    return [*launcher, "analyze", str(article), "--bundle", str(bundle), *targets, "--pretty"]
 
 
 def main() -> None:
-    title, body = HERE.joinpath("article.txt").read_text(encoding="utf-8").split("\n\n", 1)
-    doc = {"title": title, "text": body}
-    with tempfile.TemporaryDirectory() as tmp:
-        for task in ("topic", "escalation", "stance"):
-            result = train(compose([f"task={task}", "tracking=off", f"output_dir={tmp}/{task}"]))
-            p = result.predictor
-            inputs = [{**doc, "target": t} for t in TARGETS] if task == "stance" else [doc]
-            names = [f"stance toward {t!r}" for t in TARGETS] if task == "stance" else [task]
-            for name, label, proba in zip(names, p.predict(inputs), p.predict_proba(inputs)):
-                probs = ", ".join(f"{l} {v:.2f}" for l, v in zip(p.labels, proba))
-                print(f"{name:<52} {label:<18} ({probs})  [test macro-F1 {result.metrics['test/macro_f1']:.3f}]")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("bundle", type=Path, help="new (or empty) folder for the bundle")
+    bundle = build_bundle(parser.parse_args().bundle)
+    article = ARTICLE.relative_to(Path.cwd()) if ARTICLE.is_relative_to(Path.cwd()) else ARTICLE
+    command = analyze_command(bundle, article)
+    print("$ " + shlex.join(["nlpkit", *command[command.index("analyze"):]]), flush=True)
+    sys.exit(subprocess.run(command).returncode)
 
 
 if __name__ == "__main__":
