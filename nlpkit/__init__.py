@@ -26,6 +26,7 @@ os.environ["DO_NOT_TRACK"] = "true"
 
 # public name -> the module that defines it
 _EXPORTS = {
+    "Analyzer": "nlpkit.analyze",
     "ConfigError": "nlpkit.errors",
     "DataError": "nlpkit.errors",
     "InputTypeError": "nlpkit.errors",
@@ -39,6 +40,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Analyzer",
     "ConfigError",
     "DataError",
     "InputTypeError",
@@ -53,6 +55,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from nlpkit.analyze import Analyzer
     from nlpkit.config import compose
     from nlpkit.data import load_data
     from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError

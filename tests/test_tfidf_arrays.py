@@ -90,3 +90,13 @@ def test_a_loaded_model_saves_back_to_the_same_files(tmp_path):
     assert (tmp_path / "a" / "tfidf.json").read_bytes() == (tmp_path / "b" / "tfidf.json").read_bytes()
     np.testing.assert_array_equal(tfidf_arrays.load(tmp_path / "b").predict_proba(X),
                                   tfidf_arrays.load(tmp_path / "a").predict_proba(X))
+
+
+def test_the_same_model_saves_to_the_same_bytes(tmp_path):
+    X, y = _data(3, False)
+    model = TfidfClassifier(classifier="svm").fit(X, y)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        tfidf_arrays.save(TfidfClassifier(classifier="svm").fit(X, y) if name == "b" else model, tmp_path / name)
+    for file in ("tfidf.json", "tfidf.npz"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file

@@ -53,8 +53,19 @@ def save(model: Any, directory: Path) -> None:
         }
     directory = Path(directory)
     (directory / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
-    with open(directory / ARRAYS_FILE, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
+    _write_npz(directory / ARRAYS_FILE, arrays)
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed``'s format with a fixed member order and timestamp: the same model, the same bytes
+    (and so the same digest), whenever it is saved."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue(), compresslevel=6)
 
 
 def _blocks(features: Any, pairs: bool, arrays: dict[str, np.ndarray]) -> list[dict[str, Any]]:
