@@ -25,7 +25,7 @@ from nlpkit._version import __version__
 from nlpkit.config import config_dir, validate
 from nlpkit.data import dataset_digest, load_data, model_inputs
 from nlpkit.errors import ConfigError, NlpkitError, one_line
-from nlpkit.evaluate import PRIMARY_METRIC, evaluate, prefixed, slice_table, write_artifacts
+from nlpkit.evaluate import PRIMARY_METRIC, bootstrap_ci, evaluate, prefixed, slice_table, write_artifacts
 from nlpkit.models import build_model, family_of
 from nlpkit.predict import Predictor
 from nlpkit.splits import cv_folds
