@@ -76,11 +76,16 @@ def _graph_path(kind: str) -> str:
 
 def _probe(python: str, directory: Path, options: dict, texts: list[str]) -> dict:
     # the dev interpreter imports nlpkit from this checkout (PYTHONPATH); another one from its installed wheel
-    env = dict(os.environ) if python == sys.executable else {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = dict(os.environ) if python == sys.executable else _outside_env()
     out = subprocess.run([python, "-c", PROBE, str(directory), json.dumps(options), *texts], capture_output=True,
                          text=True, timeout=300, cwd="/", env={**env, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.splitlines()[-1])
+
+
+def _outside_env() -> dict[str, str]:
+    """This environment without PYTHONPATH: another interpreter sees only what is installed in it."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -234,18 +239,19 @@ def onnx_venv(tmp_path_factory, built_wheel) -> Path:
 
 def _pip(root: Path, *packages: str) -> None:
     out = subprocess.run([str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          *packages], capture_output=True, text=True, timeout=600)
+                          *packages], capture_output=True, text=True, timeout=600, env=_outside_env())
     assert out.returncode == 0, out.stderr[-3000:]
 
 
 def _error(root: Path, directory: Path, options: str = "") -> str:
     code = f"from nlpkit import Predictor; Predictor.load({str(directory)!r}{options})"
     out = subprocess.run([str(root / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd="/", env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+                         cwd="/", env=_outside_env())
     assert out.returncode == 1, out.stdout + out.stderr
     return out.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow  # ~110 s: builds the wheel, a venv, and installs scikit-learn, onnxruntime and tokenizers in it
 def test_fresh_venv_with_onnxruntime_and_tokenizers_only_predicts_like_the_dev_venv(onnx_venv, saved, tmp_path):
     python = str(onnx_venv / "bin" / "python")
     _, embed_dir = saved["embed_logreg.v1"]
