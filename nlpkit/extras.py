@@ -1,8 +1,9 @@
 """Optional dependency groups (pip extras): what each needs, and one-line errors when one is missing.
 
 A runtime-only install (``pip install nlpkit-conflict``) loads and runs TF-IDF predictors. Training needs the
-``train`` extra, MLflow URIs (``runs:/``, ``models:/``) the ``mlflow`` extra (also part of ``train``), and the
-encoder families the ``transformers`` extra. ``nlpkit-train`` starts here so that a runtime-only install gets
+``train`` extra, MLflow URIs (``runs:/``, ``models:/``) the ``mlflow`` extra (also part of ``train``), training
+the encoder families the ``transformers`` extra, and predicting with an encoder predictor either that or the
+small ``onnx`` extra (ONNX Runtime + tokenizers, no torch). ``nlpkit-train`` starts here so that a runtime-only install gets
 one line saying what to install instead of a traceback from deep inside Hydra's import.
 """
 
@@ -44,6 +45,18 @@ def require(extra: str, what: str) -> None:
             f"{what} needs the {extra!r} extra of {DISTRIBUTION}; expected {', '.join(EXTRAS[extra])}, got no "
             f"{', '.join(absent)} in {sys.prefix}. Fix: {install_hint(extra)}."
         )
+
+
+def require_any(extras: tuple[str, ...], what: str) -> str:
+    """The first of ``extras`` that is installed, or a one-line MissingExtraError naming all of them."""
+    for extra in extras:
+        if not missing(extra):
+            return extra
+    wanted = " or ".join(f"{extra!r} ({', '.join(EXTRAS[extra])})" for extra in extras)
+    raise MissingExtraError(
+        f"{what} needs the {wanted} extra of {DISTRIBUTION}; got neither complete in {sys.prefix}. Fix: "
+        f"{install_hint(extras[0])} (or {' / '.join(install_hint(e) for e in extras[1:])})."
+    )
 
 
 def require_for(name: str) -> None:

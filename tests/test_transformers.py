@@ -192,7 +192,7 @@ def saved(request, tiny_encoder_dir, tmp_path_factory):
 def test_saved_files_are_safetensors_tokenizer_json_and_skops(saved):
     model, directory = saved
     files = {p.name for p in directory.rglob("*") if p.is_file()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "estimator.json"} <= files
+    assert {"model.safetensors", "config.json", "tokenizer.json", "estimator.json", "model.onnx"} <= files
     assert not [f for f in files if f.endswith((".pkl", ".bin", ".pt"))]
     assert ("model.skops" in files) == isinstance(model, EmbedLogregClassifier)
 
@@ -201,7 +201,7 @@ def test_onnx_runtime_agrees_with_torch(saved):
     model, directory = saved
     onnx = transformer_io.load(directory, runtime="onnx")
     np.testing.assert_allclose(onnx.predict_proba(LONG + TEXTS), model.predict_proba(LONG + TEXTS), atol=1e-4)
-    assert list((directory / "onnx").glob("*.opt.onnx"))  # optimised graph cached for the next load
+    assert onnx.runtime_ == "onnx" and not (directory / "onnx").exists()  # the shipped graph: nothing exported
     int8 = transformer_io.load(directory, runtime="onnx", quantize=True)
     np.testing.assert_allclose(int8.predict_proba(TEXTS).sum(axis=1), 1.0, atol=1e-6)
     assert int8.runtime_ == "onnx-int8"
@@ -209,10 +209,10 @@ def test_onnx_runtime_agrees_with_torch(saved):
 
 def test_load_options_are_checked(saved):
     _, directory = saved
-    with pytest.raises(ConfigError, match=r"runtime must be one of \('torch', 'onnx'\); got 'tensorrt'"):
+    with pytest.raises(ConfigError, match=r"runtime must be one of \('auto', 'torch', 'onnx'\); got 'tensorrt'"):
         transformer_io.load(directory, runtime="tensorrt")
     with pytest.raises(ConfigError, match="quantize=True applies to the ONNX runtime only"):
-        transformer_io.load(directory, quantize=True)
+        transformer_io.load(directory, runtime="torch", quantize=True)
     with pytest.raises(ModelLoadError, match="No estimator.json"):
         transformer_io.load(directory / "encoder")
 

@@ -1,4 +1,4 @@
-"""Cold start of a TF-IDF predictor: a fresh process imports nlpkit, loads the predictor and predicts once.
+"""Cold start of a predictor: a fresh process imports nlpkit, loads the predictor and predicts once.
 
     python experiments/runtime/cold_start.py [--predictor DIR] [--python PY ...] [--repeats 7]
 
@@ -6,7 +6,9 @@ Each figure is the median wall time of ``--repeats`` fresh processes (interprete
 interpreter given with ``--python`` (default: this one), next to the floor (``python -c pass``) and, where the
 interpreter has the training stack, the old full import (``import nlpkit.train`` first, as the eager
 ``nlpkit/__init__.py`` did). Without ``--predictor`` it trains one (tracking off) into a temporary folder. Prints a
-markdown table and the machine's load (``uptime``) before and after.
+markdown table and the machine's load (``uptime``) before and after. For an encoder predictor the runtime case
+uses the default runtime (``auto``: torch where installed, else ONNX) and a second case forces ``runtime="onnx"``
+(``n/a`` for TF-IDF predictors, which have one runtime).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ CASES = {
     "what nlpkit cannot avoid: `import sklearn.base, skops.io`": "import sklearn.base, skops.io",
     "runtime: import + load + first predict": (
         "import sys; from nlpkit import Predictor; Predictor.load(sys.argv[1]).predict([sys.argv[2]])"
+    ),
+    "runtime='onnx': import + load + first predict": (
+        "import sys; from nlpkit import Predictor; Predictor.load(sys.argv[1], runtime='onnx').predict([sys.argv[2]])"
     ),
     "old full import: `import nlpkit.train` + load + predict": (
         "import sys; import nlpkit.train; from nlpkit import Predictor; Predictor.load(sys.argv[1]).predict([sys.argv[2]])"
@@ -61,14 +66,14 @@ def table(rows: list[tuple[str, str, float | None]], repeats: int) -> str:
     """A markdown table: interpreter, case, median seconds."""
     lines = [f"| interpreter | case | median of {repeats} (s) |", "|---|---|---:|"]
     for python, case, seconds in rows:
-        lines.append(f"| `{python}` | {case} | {'n/a (not installed)' if seconds is None else f'{seconds:.3f}'} |")
+        lines.append(f"| `{python}` | {case} | {'n/a (fails there)' if seconds is None else f'{seconds:.3f}'} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Measure every case in every interpreter and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--predictor", type=Path, help="a saved TF-IDF predictor (default: train one)")
+    parser.add_argument("--predictor", type=Path, help="a saved predictor (default: train a TF-IDF one)")
     parser.add_argument("--python", action="append", help="interpreter to measure (repeatable; default: this one)")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)

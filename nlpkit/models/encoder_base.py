@@ -2,7 +2,8 @@
 
 A subclass sets ``OUTPUT`` (``embedding`` or ``logits``), implements ``_fit`` (learn from window outputs or
 fine-tune) and ``_proba_from_pooled`` (document rows -> probabilities). Inference runs through
-``self.runner_``: PyTorch by default, ONNX Runtime when a saved model is loaded with ``runtime="onnx"``.
+``self.runner_``: PyTorch after fit, PyTorch or ONNX Runtime for a loaded model (nlpkit.models.transformer_io).
+Importing this module (and the two families) needs neither torch nor transformers.
 """
 
 from __future__ import annotations

@@ -4,18 +4,24 @@
 optimizer fuses its attention, LayerNorm and GELU subgraphs; ``quantize_dynamic`` makes an int8 variant. The
 exported graph ends with the family's output (mean-pooled embedding or logits), so the runner is a drop-in
 replacement for the PyTorch one.
+
+Saving (``write_graph``) ships the fused FP32 graph in the predictor folder; ``session_runner`` runs it (and
+quantises it in memory on request) with onnxruntime alone: no torch, no transformers. ``onnx_runner`` is the
+older path for predictors saved without a graph: export from the torch model at load time into a cache folder.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nlpkit.errors import ConfigError
+from nlpkit.errors import ConfigError, MissingExtraError
+from nlpkit.extras import install_hint
 from nlpkit.models.encoders import INSTALL_HINT, Runner, mean_pool
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,60 @@ def onnx_runner(model: Any, names: list[str], output: str, directory: Path, quan
         return session.run(None, {n: batch[n] for n in wanted})[0].astype(np.float32)
 
     return run
+
+
+def session_runner(graph: bytes, quantize: bool = False) -> Runner:
+    """A runner over an ONNX Runtime session on ``graph`` (the serialised model), quantised to int8 if asked."""
+    ort = _onnxruntime()
+    if quantize:
+        graph = quantized(graph)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    wanted = [i.name for i in session.get_inputs()]
+
+    def run(batch: dict[str, np.ndarray]) -> np.ndarray:
+        return session.run(None, {n: batch[n] for n in wanted})[0].astype(np.float32)
+
+    return run
+
+
+def quantized(graph: bytes) -> bytes:
+    """``graph`` with int8 dynamic quantisation of its weights (needs the ``onnx`` package), in memory."""
+    try:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as err:
+        raise MissingExtraError(
+            f"quantize=True needs the onnx package (got: {err}); expected it next to onnxruntime. Fix: pip install "
+            '"onnx>=1.16", or load without quantize=True.'
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="nlpkit-int8-") as tmp:
+        out = Path(tmp) / "int8.onnx"
+        # The fused graph holds com.microsoft ops that ONNX shape inference cannot type: say they are float.
+        quantize_dynamic(onnx.load_model_from_string(graph), str(out), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        return out.read_bytes()
+
+
+def write_graph(model: Any, names: list[str], output: str, path: Path) -> None:
+    """Export ``model`` and write its optimised FP32 graph to ``path`` (saving: needs torch, onnxruntime, onnx)."""
+    _onnxruntime()
+    with tempfile.TemporaryDirectory(prefix="nlpkit-export-") as tmp:
+        raw = Path(tmp) / f"{output}.onnx"
+        export(model, names, output, raw)
+        optimise(model, raw, Path(path))
+
+
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingExtraError(
+            f'runtime="onnx" needs onnxruntime, which is not installed here; expected the onnx extra. Fix: '
+            f'{install_hint("onnx")}.'
+        ) from None
+    return ort
 
 
 def prepare(model: Any, names: list[str], output: str, directory: Path, quantize: bool) -> Path:
