@@ -67,8 +67,8 @@ def test_an_alias_set_by_training_follows_the_latest_version_everywhere_a_uri_is
     first = train_tiny_tracked(tmp_path, uri, *register)
     second = train_tiny_tracked(tmp_path, uri, *register, "model=tfidf_svm")
     client = MlflowClient(uri)
-    assert client.get_model_version_by_alias("nlpkit-escalation", "champion").version == "2"
-    assert client.get_registered_model("nlpkit-escalation").aliases == {"champion": "2"}
+    assert str(client.get_model_version_by_alias("nlpkit-escalation", "champion").version) == "2"
+    assert {k: str(v) for k, v in client.get_registered_model("nlpkit-escalation").aliases.items()} == {"champion": "2"}
 
     mlflow.set_tracking_uri(uri)
     loaded = Predictor.load(CHAMPION)
