@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import nlpkit  # noqa: F401  first: switches MLflow telemetry off before mlflow is imported
 import mlflow
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 
@@ -19,7 +20,8 @@ class NlpkitModel(PythonModel):
 
         self.predictor = Predictor.load(context.artifacts["predictor"])
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 - no hints: the signature checks inputs
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
+        # MLflow infers no schema from a DataFrame hint: the logged signature checks the input (and it asks no hints).
         from nlpkit.mlflow_schema import predict_frame
 
         return predict_frame(self.predictor, model_input)

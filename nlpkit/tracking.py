@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import tempfile
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -156,9 +155,8 @@ def log_predictor(predictor_dir: Path, registered_name: str | None, requirements
 
     code = Path(__file__).with_name("mlflow_model.py")
     metadata = read_metadata(predictor_dir)
-    with tempfile.TemporaryDirectory(prefix="nlpkit-wheel-") as tmp, warnings.catch_warnings(), _no_progress_bars():
+    with tempfile.TemporaryDirectory(prefix="nlpkit-wheel-") as tmp, _no_progress_bars():
         wheel = model_env.build_wheel(Path(tmp))
-        warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)  # the signature types inputs
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(code),
