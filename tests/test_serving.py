@@ -1,9 +1,10 @@
 """`mlflow models serve` of nlpkit's logged models in a fresh virtual environment (not the dev venv).
 
 The venv gets only the model's own ``requirements.txt`` (MLflow, nlpkit's runtime, the family's packages, and
-nlpkit's wheel from inside the model), installed with pip from the package index and its cache. The
-escalation model is served by its alias URI straight from the sqlite store; the stance model from a
-downloaded model folder. Answers must equal ``Predictor.load`` in this (dev) environment.
+nlpkit's wheel from inside the model), installed with pip from the package index and its cache. As in the
+README, the escalation model is downloaded by its alias URI with the mlflow CLI and served from that folder;
+the stance model is served by its alias URI straight from the sqlite store. Answers must equal
+``Predictor.load`` in this (dev) environment.
 """
 
 from __future__ import annotations
@@ -33,20 +34,28 @@ TEXTS = ["Artillery shelled the border town overnight.", "Negotiators welcomed p
          "Parliament will debate the budget on Tuesday."]
 TITLES = ["Night of shelling", None, "Budget week"]
 ESC_URI = "models:/nlpkit-escalation@champion"
-FORBIDDEN = ("hydra", "omegaconf", "datasets", "torch", "transformers", "filelock")  # matplotlib, pandas: MLflow needs them
+STANCE_URI = "models:/nlpkit-stance@champion"
+README_ARTICLE = {"title": "Talks resume in Geneva",
+                  "text": "Negotiators agreed to extend the ceasefire and reopen the border crossing."}
+README_CURL = ("curl -s http://127.0.0.1:5001/invocations -H 'Content-Type: application/json' "
+               f"-d '{json.dumps({'dataframe_records': [README_ARTICLE]})}'")
+# Training packages the serving venv must not get (MLflow itself brings pandas and matplotlib).
+FORBIDDEN = ("hydra", "omegaconf", "datasets", "torch", "transformers", "filelock")
 
 
 class Store:
-    """The sqlite store with both logged models, and where the stance model was downloaded."""
+    """The sqlite store with both models registered (alias ``champion``), and the escalation model's folder."""
 
     def __init__(self, root: Path) -> None:
         self.uri = f"sqlite:///{root / 'mlflow.db'}"
         train_tiny_tracked(root, self.uri, "tracking.registered_model_name=nlpkit-escalation",
                            "tracking.registered_model_alias=champion")
-        stance = train_tiny_tracked(root, self.uri, stance=True)
-        mlflow.set_tracking_uri(self.uri)
-        self.stance_dir = Path(mlflow.artifacts.download_artifacts(stance.model_uri, dst_path=str(root / "stance")))
-        self.esc_dir = Path(mlflow.artifacts.download_artifacts(ESC_URI, dst_path=str(root / "esc")))
+        train_tiny_tracked(root, self.uri, "tracking.registered_model_name=nlpkit-stance",
+                           "tracking.registered_model_alias=champion", stance=True)
+        self.esc_dir = root / "served-model"  # as the README does it: the mlflow CLI, by the alias URI
+        subprocess.run([str(Path(sys.executable).parent / "mlflow"), "artifacts", "download", "-u", ESC_URI, "-d",
+                        str(self.esc_dir)], check=True, capture_output=True, timeout=300,
+                       env={**os.environ, "MLFLOW_TRACKING_URI": self.uri, "MLFLOW_DISABLE_TELEMETRY": "true"})
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +70,9 @@ def serving_venv(tmp_path_factory, store: Store) -> Path:
     root = tmp_path_factory.mktemp("serving-venv")
     venv.create(root, with_pip=True)
     start = time.monotonic()
-    out = subprocess.run([str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          "--no-compile", "-r", "requirements.txt"], cwd=store.esc_dir, capture_output=True, text=True, timeout=900,
-                         env=_clean_env())
+    pip = [str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
+    out = subprocess.run([*pip, "-r", "requirements.txt"], cwd=store.esc_dir, capture_output=True, text=True,
+                         timeout=900, env=_clean_env())
     assert out.returncode == 0, out.stderr[-3000:]
     print(f"serving venv installed in {time.monotonic() - start:.0f} s")
     return root
@@ -126,7 +135,7 @@ def check_answer(answer: dict, predictor: Predictor, inputs: list[dict]) -> None
 @pytest.fixture(scope="session")
 def escalation_url(serving_venv: Path, store: Store, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("serve-esc") / "serve.log"
-    with served(serving_venv / "bin", ESC_URI, log, store.uri) as url:
+    with served(serving_venv / "bin", str(store.esc_dir), log, store.uri) as url:
         yield url
 
 
@@ -141,6 +150,15 @@ def test_requirements_install_outside_the_dev_venv_and_hold_no_training_stack(st
     where, present = json.loads(out.stdout)
     assert where.startswith(str(serving_venv)), where  # nlpkit came from the model's wheel, not this checkout
     assert present == [], f"the serving venv has training packages: {present}"
+
+
+def test_readme_curl_request_gets_labels_and_probabilities(store, escalation_url):
+    """The README's curl command, run as written there (with this server's port)."""
+    port = escalation_url.rsplit(":", 1)[1]
+    out = subprocess.run(["bash", "-c", README_CURL.replace("5001", port)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    mlflow.set_tracking_uri(store.uri)
+    check_answer(json.loads(out.stdout), Predictor.load(ESC_URI), [README_ARTICLE])
 
 
 def test_served_model_answers_records_and_inputs_like_the_predictor(store, escalation_url):
@@ -170,10 +188,11 @@ def test_malformed_requests_get_a_400_saying_what_is_wrong(escalation_url, body,
     assert message in answer["message"], answer["message"]
 
 
-def test_stance_model_served_from_a_model_folder_takes_target_and_text(store, serving_venv, tmp_path):
-    predictor = Predictor.load(store.stance_dir)
+def test_stance_model_served_by_its_alias_uri_takes_target_and_text(store, serving_venv, tmp_path):
+    mlflow.set_tracking_uri(store.uri)
+    predictor = Predictor.load(STANCE_URI)
     records = [{"target": "the truce", "text": t} for t in TEXTS]
-    with served(serving_venv / "bin", str(store.stance_dir), tmp_path / "serve.log", store.uri) as url:
+    with served(serving_venv / "bin", STANCE_URI, tmp_path / "serve.log", store.uri) as url:
         status, answer = post(url, {"dataframe_records": records})
         assert status == 200, answer
         check_answer(answer, predictor, records)
