@@ -144,9 +144,11 @@ def test_requirements_install_outside_the_dev_venv_and_hold_no_training_stack(st
     wheel = next(store.esc_dir.glob("artifacts/nlpkit_conflict-*-py3-none-any.whl"))
     assert lines[-1] == f"artifacts/{wheel.name}"
     assert sorted(line.split("==")[0] for line in lines[:-1]) == ["mlflow", "numpy", "scikit-learn", "scipy", "skops"]
-    probe = "import importlib.util as u, json, nlpkit; print(json.dumps([nlpkit.__file__, [m for m in %r if u.find_spec(m)]]))"
-    out = subprocess.run([str(serving_venv / "bin" / "python"), "-c", probe % (FORBIDDEN,)], capture_output=True,
-                         text=True, timeout=120, env=_clean_env(), cwd="/")
+    probe = f"import importlib.util as u, json, nlpkit; print(json.dumps([nlpkit.__file__, " \
+            f"[m for m in {FORBIDDEN!r} if u.find_spec(m)]]))"
+    out = subprocess.run([str(serving_venv / "bin" / "python"), "-c", probe], capture_output=True, text=True,
+                         timeout=120, env=_clean_env(), cwd="/")
+    assert out.returncode == 0, out.stderr[-2000:]
     where, present = json.loads(out.stdout)
     assert where.startswith(str(serving_venv)), where  # nlpkit came from the model's wheel, not this checkout
     assert present == [], f"the serving venv has training packages: {present}"
