@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of nlpkit's errors")
     sub = parser.add_subparsers(dest="command")
     predict = sub.add_parser("predict", help="label texts with a trained predictor (streams large files)")
-    predict.add_argument("--model", required=True, help="predictor directory, runs:/<id>/model or models:/<name>/<version>")
+    predict.add_argument("--model", required=True,
+                         help="predictor directory, runs:/<id>/model, models:/<name>/<version> or models:/<name>@<alias>")
     predict.add_argument("files", nargs="+", type=Path,
                          help=".txt (one document each), .jsonl (one object per line), .csv/.tsv (header row), .parquet")
     predict.add_argument("--text-field", default="text", help="JSONL field / CSV or Parquet column holding the text (default: text)")

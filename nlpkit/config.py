@@ -185,6 +185,7 @@ class TrackingConfig:
     run_name: Optional[str] = None  # None: <task>/<model>/seed<seed>
     log_model: bool = True
     registered_model_name: Optional[str] = None
+    registered_model_alias: Optional[str] = None  # e.g. champion: models:/<name>@champion -> this run's version
 
 
 @dataclass

@@ -1,13 +1,16 @@
 """MLflow pyfunc wrapper around a saved nlpkit predictor, logged as a model from code (no pickle).
 
-``mlflow.pyfunc.load_model(uri).predict([...texts...])`` returns labels. Stance models take a DataFrame or
-dicts with ``target`` and ``text``.
+``predict`` takes a DataFrame with a ``text`` column (stance: ``target`` and ``text``; optional extra text
+fields such as ``title``) and returns a DataFrame with ``label`` and one ``proba_<label>`` column per class, in
+label order (``nlpkit.mlflow_schema``). The same model serves ``mlflow.pyfunc.load_model``, ``mlflow models
+serve`` and ``mlflow.pyfunc.spark_udf``.
 """
 
 from __future__ import annotations
 
 import nlpkit  # noqa: F401  first: switches MLflow telemetry off before mlflow is imported
 import mlflow
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 
@@ -17,12 +20,11 @@ class NlpkitModel(PythonModel):
 
         self.predictor = Predictor.load(context.artifacts["predictor"])
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 - no hints: MLflow would validate them
-        if hasattr(model_input, "columns") and list(model_input.columns) == [0]:
-            model_input = list(model_input[0])  # a plain list that MLflow wrapped in a one-column frame
-        if hasattr(model_input, "tolist") and not hasattr(model_input, "columns"):
-            model_input = model_input.tolist()
-        return self.predictor.predict(model_input)
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
+        # MLflow infers no schema from a DataFrame hint: the logged signature checks the input (and it asks no hints).
+        from nlpkit.mlflow_schema import predict_frame
+
+        return predict_frame(self.predictor, model_input)
 
 
 mlflow.models.set_model(NlpkitModel())

@@ -43,10 +43,11 @@ class Predictor:
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
     def load(cls, uri: str | os.PathLike, *, verify: bool = True, **options: Any) -> Predictor:
-        """Load from a local directory, ``runs:/<id>/model``, ``models:/<name>/<version>`` or another
-        MLflow artifact URI. No network is touched beyond the configured MLflow store. ``verify=False`` skips
-        the digest check (only for a predictor you trust, e.g. one saved before nlpkit sealed predictors:
-        ``.save(new_dir)`` re-seals it). ``options`` go to the model family's loader (e.g. a runtime)."""
+        """Load from a local directory, ``runs:/<id>/model``, ``models:/<name>/<version>``,
+        ``models:/<name>@<alias>`` or another MLflow artifact URI. No network is touched beyond the configured
+        MLflow store. ``verify=False`` skips the digest check (only for a predictor you trust, e.g. one saved
+        before nlpkit sealed predictors: ``.save(new_dir)`` re-seals it).
+        ``options`` go to the model family's loader (e.g. a runtime)."""
         if not isinstance(uri, (str, os.PathLike)):
             raise InputTypeError(
                 f"Predictor.load expects a path or an MLflow URI (str); got {type(uri).__name__}. "

@@ -11,14 +11,13 @@ import json
 import os
 import subprocess
 import tempfile
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from nlpkit._version import DISTRIBUTION, __version__
+from nlpkit._version import __version__
 from nlpkit.errors import NlpkitError
 from nlpkit.predictor_files import folder_digest
 from nlpkit.procs import process_tags
@@ -140,23 +139,35 @@ def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
 
 
 def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...],
-                  digest: str) -> str:
+                  digest: str, alias: str | None = None) -> str:
     """Log the saved predictor as an MLflow pyfunc model (from code, no pickle) and return its URI.
 
-    The run gets the tag ``nlpkit.predictor_digest`` (``digest``: the seal ``Predictor.save`` recorded); the logged copy is read back and must be byte-identical to ``predictor_dir``.
+    The model carries a signature and an input example (``nlpkit.mlflow_schema``), nlpkit's own wheel and
+    requirements that install outside this environment (``nlpkit.model_env``). With ``registered_name`` the
+    model is registered; ``alias`` (e.g. ``champion``) then points at the new version (``models:/NAME@ALIAS``).
+    The run gets the tag ``nlpkit.predictor_digest`` (``digest``: the seal ``Predictor.save`` recorded); the
+    logged copy is read back and must be byte-identical to ``predictor_dir``.
     """
     import mlflow
 
+    from nlpkit import mlflow_schema, model_env
+    from nlpkit.predictor_files import read_metadata
+
     code = Path(__file__).with_name("mlflow_model.py")
-    with warnings.catch_warnings(), _no_progress_bars():  # MLflow asks for type hints; inputs are texts, dicts or frames by design
-        warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
+    metadata = read_metadata(predictor_dir)
+    with tempfile.TemporaryDirectory(prefix="nlpkit-wheel-") as tmp, _no_progress_bars():
+        wheel = model_env.build_wheel(Path(tmp))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(code),
-            artifacts={"predictor": str(predictor_dir)},
-            pip_requirements=_requirements(requirements),
+            artifacts={"predictor": str(predictor_dir), "nlpkit_wheel": str(wheel)},
+            pip_requirements=model_env.requirements(requirements, f"artifacts/{wheel.name}"),
+            signature=mlflow_schema.signature(metadata),
+            input_example=mlflow_schema.input_example(metadata),
             registered_model_name=registered_name,
         )
+    if registered_name and alias:
+        mlflow.MlflowClient().set_registered_model_alias(registered_name, alias, info.registered_model_version)
     run = mlflow.active_run()
     if run is None:
         return info.model_uri
@@ -224,20 +235,6 @@ def git_commit() -> str:
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def _requirements(family_packages: tuple[str, ...] = ()) -> list[str]:
-    """The logged model's pip requirements: MLflow's pyfunc, the family's runtime, and nlpkit's runtime-only
-    distribution (serving a predictor needs no Hydra or ``datasets``)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    reqs = []
-    for package in dict.fromkeys(("mlflow", "numpy", "pandas", *family_packages)):
-        try:
-            reqs.append(f"{package}=={version(package).split('+')[0]}")  # 2.13.0+cpu -> 2.13.0 (installable)
-        except PackageNotFoundError:
-            continue
-    return reqs + [f"{DISTRIBUTION}=={__version__}"]
 
 
 def _task(cfg: DictConfig) -> str:

@@ -120,7 +120,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
         if cfg.tracking.log_model:
             result.model_uri = tracking.log_predictor(
                 predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements,
-                predictor.metadata["digest"],
+                predictor.metadata["digest"], cfg.tracking.registered_model_alias,
             )
         result.run_id, result.tracking_uri = run.info.run_id, tracking.active_uri()
     return result

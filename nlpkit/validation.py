@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig
@@ -20,6 +21,7 @@ MAX_SEED = 2**32 - 1  # numpy and sklearn take seeds in [0, 2**32)
 DEDUPE_POLICIES = ("drop", "keep", "error")
 DEDUPE_ALIASES = {"true": "drop", "false": "keep"}  # the boolean `data.split.dedupe` of nlpkit <= 0.1
 CLASS_WEIGHTS = ("balanced", None)
+ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")  # MLflow's rule for registered model aliases
 
 
 def check_values(cfg: DictConfig) -> None:
@@ -135,6 +137,20 @@ def _check_top(cfg: DictConfig) -> None:
     if uri and "://" not in uri and not uri.startswith("databricks"):
         fail("tracking.uri", "a URI such as sqlite:///path/mlflow.db or http://host:5000", uri,
              f"e.g. tracking.uri=sqlite:///{uri.rstrip('/')}/mlflow.db")
+    _check_alias(cfg.tracking)
+
+
+def _check_alias(tracking: DictConfig) -> None:
+    """An alias needs a registered model, and a name MLflow accepts (not ``latest`` nor ``v<digits>``)."""
+    alias = tracking.registered_model_alias
+    if alias is None:
+        return
+    if not tracking.registered_model_name:
+        fail("tracking.registered_model_alias", "set together with tracking.registered_model_name", alias,
+             f"e.g. tracking.registered_model_name=nlpkit-escalation tracking.registered_model_alias={alias}")
+    if not ALIAS.fullmatch(str(alias)) or str(alias).lower() == "latest" or re.fullmatch(r"[vV]\d+", str(alias)):
+        fail("tracking.registered_model_alias", "letters, digits, '_' or '-' (not 'latest' nor v<number>)", alias,
+             "e.g. tracking.registered_model_alias=champion")
 
 
 # ---- model families -------------------------------------------------------------------------------------

@@ -130,6 +130,22 @@ def train_tiny_predictor(folder: Path) -> Path:
     return nlpkit.train(compose([*file_overrides(data), "tracking=off", f"output_dir={folder / 'run'}"])).predictor_dir
 
 
+STANCE_OF = {"escalatory": "against", "de_escalatory": "favor", "neutral": "none"}
+
+
+def train_tiny_tracked(folder: Path, tracking_uri: str, *overrides: str, stance: bool = False):
+    """Train a TF-IDF predictor on ``tiny_rows`` (escalation, or stance toward "the truce") with tracking to
+    ``tracking_uri`` (the MLflow model is logged); ``overrides`` e.g. register it. Returns the TrainResult."""
+    import nlpkit
+
+    rows = [{**r, "stance": STANCE_OF[r["label"]]} for r in tiny_rows()] if stance else tiny_rows()
+    data = write_jsonl(folder / f"tiny-{uuid.uuid4().hex[:8]}.jsonl", rows)
+    task = ["task=stance"] if stance else ["data.columns.escalation=label"]
+    base = ["data=file", f"data.path={data}", "model.char_ngrams=false", "data.split.dedupe=keep", *task,
+            f"output_dir={folder / data.stem}", f"tracking.uri={tracking_uri}"]
+    return nlpkit.train(compose([*base, *overrides]))
+
+
 # -- tiny randomly initialised encoders for the transformer families (built once per test session) ------------
 TINY_VOCAB_WORDS = sorted({w.strip(".,()").lower() for t in ESCALATORY + DE_ESCALATORY + NEUTRAL for w in t.split()}
                           | {"the", "truce", "report", "item", "a", "of", "and", "in", "to"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -61,7 +62,7 @@ def test_run_logs_params_metrics_artifacts_tags_and_round_trips_the_model(make_c
     assert loaded.predict(SAMPLE) == result.predictor.predict(SAMPLE)
     assert loaded.metrics["test/macro_f1"] == pytest.approx(result.metrics["test/macro_f1"])
     pyfunc = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
-    assert list(pyfunc.predict(SAMPLE)) == result.predictor.predict(SAMPLE)
+    assert list(pyfunc.predict(pd.DataFrame({"text": SAMPLE}))["label"]) == result.predictor.predict(SAMPLE)
 
 
 def test_registered_model_loads_by_name_and_version(make_cfg, tracking_uri):
