@@ -143,7 +143,7 @@ def test_requirements_install_outside_the_dev_venv_and_hold_no_training_stack(st
     lines = (store.esc_dir / "requirements.txt").read_text().split()
     wheel = next(store.esc_dir.glob("artifacts/nlpkit_conflict-*-py3-none-any.whl"))
     assert lines[-1] == f"artifacts/{wheel.name}"
-    assert sorted(line.split("==")[0] for line in lines[:-1]) == ["mlflow", "numpy", "scikit-learn", "scipy", "skops"]
+    assert sorted(line.split("==")[0] for line in lines[:-1]) == ["mlflow", "numpy", "packaging", "scikit-learn", "scipy", "skops"]
     probe = f"import importlib.util as u, json, nlpkit; print(json.dumps([nlpkit.__file__, " \
             f"[m for m in {FORBIDDEN!r} if u.find_spec(m)]]))"
     out = subprocess.run([str(serving_venv / "bin" / "python"), "-c", probe], capture_output=True, text=True,
