@@ -84,11 +84,13 @@ def _evaluation(m: dict[str, Any]) -> list[str]:
     if not splits:
         return ["No evaluation metrics are stored with this predictor."]
     labels = list(m.get("labels", []))
-    lines = ["| split | n | accuracy [Wilson 95%] | macro-F1 | stored CIs |", "|---|---|---|---|---|"]
+    lines = ["| split | n | accuracy [Wilson 95%] | macro-F1 [bootstrap 95%] |", "|---|---|---|---|"]
     for split in splits:
         n, accuracy = _metric(m, split, "n"), _metric(m, split, "accuracy")
+        low, high = _metric(m, split, "macro_f1_ci_low"), _metric(m, split, "macro_f1_ci_high")
+        interval = f" [{_fmt(low)}, {_fmt(high)}]" if low is not None and high is not None else " (no interval stored)"
         lines.append(f"| {split} | {_fmt(n, 0)} | {_fmt(accuracy)} {_wilson_text(accuracy, n)} | "
-                     f"{_fmt(_metric(m, split, 'macro_f1'))} | {_stored_cis(metrics, split)} |")
+                     f"{_fmt(_metric(m, split, 'macro_f1'))}{interval} |")
     lines += ["", "F1 per label:", "", f"| split | {' | '.join(labels)} |", f"|---|{'---|' * len(labels)}"]
     lines += [f"| {s} | {' | '.join(_fmt(_metric(m, s, f'f1/{label}')) for label in labels)} |" for s in splits]
     return lines + _duplicates(metrics)
@@ -103,18 +105,6 @@ def evaluated_splits(metrics: dict[str, Any]) -> list[str]:
 def _metric(m: dict[str, Any], split: str, key: str) -> float | None:
     value = (m.get("metrics") or {}).get(f"{split}/{key}")
     return float(value) if isinstance(value, (int, float)) else None
-
-
-def _stored_cis(metrics: dict[str, Any], split: str) -> str:
-    """Every stored interval of the split: keys ``<split>/<metric>/ci_low`` (or ``<metric>_ci_low``) with a high."""
-    found = []
-    for key in sorted(metrics):
-        for low in ("/ci_low", "_ci_low"):
-            if key.startswith(f"{split}/") and key.endswith(low):
-                high = metrics.get(key[: -len(low)] + low.replace("low", "high"))
-                if isinstance(high, (int, float)):
-                    found.append(f"{key[len(split) + 1: -len(low)]} [{_fmt(metrics[key])}, {_fmt(high)}]")
-    return "; ".join(found) if found else "none stored"
 
 
 def wilson(proportion: float, n: float, z: float = 1.959964) -> tuple[float, float]:
