@@ -83,7 +83,8 @@ def test_eight_jobs_started_together_on_a_new_store_each_log_their_own_predictor
     data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows())
     work = tmp_path / "work"  # fresh and empty: the default store ./mlflow.db is created by the jobs
     work.mkdir()
-    procs = [subprocess.Popen([str(BIN / "nlpkit-train"), *file_overrides(data), f"seed={i}", f"tracking.run_name=job{i}"],
+    procs = [subprocess.Popen([str(BIN / "nlpkit-train"), *file_overrides(data), f"seed={i}", f"model.C={i + 1}",
+                               f"tracking.run_name=job{i}"],
                               cwd=work, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for i in range(8)]
     errors = [p.communicate(timeout=400)[1] for p in procs]
@@ -103,7 +104,7 @@ def test_eight_jobs_started_together_on_a_new_store_each_log_their_own_predictor
         assert files_digest(logged) == files_digest(own)
         assert run.data.tags["nlpkit.predictor_digest"] == recorded.get("digest", files_digest(logged))
         assert run.info.run_name == f"job{recorded['seed']}"  # the job's own predictor, not a neighbour's
-    assert len({run.data.tags["nlpkit.predictor_digest"] for run in runs}) == 8
+    assert len({run.data.tags["nlpkit.predictor_digest"] for run in runs}) == 8  # model.C differs: 8 models
 
 
 SLOW = pytest.mark.slow  # same code path as a default case (KeyboardInterrupt in the launcher): keeps CI short

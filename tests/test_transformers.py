@@ -252,9 +252,12 @@ def test_hydra_train_run_logs_and_serves_an_encoder_model(make_cfg, tiny_encoder
     texts = ["Shelling resumed at dawn.", "The talks resumed."]
     np.testing.assert_allclose(onnx.predict_proba(texts), result.predictor.predict_proba(texts), atol=1e-4)
     import mlflow
+    import pandas as pd
 
-    served = mlflow.pyfunc.load_model(result.model_uri).predict(texts)
-    assert list(served) == result.predictor.predict(texts)
+    served = mlflow.pyfunc.load_model(result.model_uri).predict(pd.DataFrame({"text": texts}))
+    assert list(served["label"]) == result.predictor.predict(texts)
+    np.testing.assert_allclose(served[[f"proba_{label}" for label in result.predictor.labels]].to_numpy(),
+                               result.predictor.predict_proba(texts), atol=1e-6)
 
 
 def test_refit_run_scores_validation_with_the_model_that_had_not_seen_it(make_cfg, tiny_encoder_dir):
