@@ -115,7 +115,7 @@ def plot(result: PrevalenceResult, path: Path, label: str | None = None, methods
     if label and label not in result.labels:
         raise DataError(f"plot label {label!r} is not a class; expected one of {result.labels}. Fix: pick one of them.")
     methods = list(methods or dict.fromkeys(r.method for r in result.rows))
-    fig, axes = plt.subplots(len(shown), 1, figsize=(max(8.0, 0.3 * len(groups) + 3), 2.4 * len(shown) + 0.8),
+    fig, axes = plt.subplots(len(shown), 1, figsize=(min(16.0, max(8.0, 0.2 * len(groups) + 3)), 2.4 * len(shown) + 0.8),
                              sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], shown):
         for method in methods:
@@ -125,7 +125,8 @@ def plot(result: PrevalenceResult, path: Path, label: str | None = None, methods
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8, ncol=len(methods))
-    axes[-1, 0].set_xticks(range(len(groups)), groups, rotation=60, ha="right", fontsize=7)
+    step = max(1, len(groups) // 40)  # at most ~40 tick labels
+    axes[-1, 0].set_xticks(range(0, len(groups), step), groups[::step], rotation=60, ha="right", fontsize=7)
     axes[0, 0].set_title(f"Estimated prevalence by {result.by or 'collection'} (bands: 95% bootstrap CI)", fontsize=10)
     fig.tight_layout()
     path = Path(path)
