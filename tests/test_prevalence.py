@@ -210,3 +210,19 @@ def test_bad_input_gives_one_line(args, pattern, model_dir, dated, tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert re.search(pattern, err), err
+
+
+@pytest.mark.slow
+def test_experiment_smoke(tmp_path, capsys):
+    """experiments/prevalence/run.py end to end with tiny settings (conflibert_cameo absent: skipped, said so)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("prevalence_run", Path(__file__).parents[1] / "experiments/prevalence/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    assert run.main(["--sample-size", "30", "--bootstrap", "20", "--no-plots", "--out", str(tmp_path),
+                     "--conflibert", str(tmp_path / "absent")]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results) == {"newswire test", "newswire test_ood"}
+    assert all(0 <= m["coverage"] <= 1 and m["samples"] == 66 for pool in results.values() for m in pool.values())
+    assert "conflibert_cameo skipped" in capsys.readouterr().err
