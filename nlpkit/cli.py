@@ -116,9 +116,10 @@ def _prevalence(args: argparse.Namespace) -> int:
     from nlpkit import prevalence_report as report
 
     report.check_table_path(args.output)  # before the model loads
-    result = report.prevalence(args.model, args.data, by=args.by, methods=args.method, validation=args.validation,
-                               label_field=args.label_field, text_field=args.text_field, target=args.target,
-                               n_bootstrap=args.bootstrap, seed=args.seed)
+    result = report.estimate_prevalence(
+        args.model, args.data, by=args.by, methods=args.method, validation=args.validation, label_field=args.label_field,
+        text_field=args.text_field, target=args.target, n_bootstrap=args.bootstrap, seed=args.seed,
+    )
     print(result.format())
     written = [report.write_table(result, args.output)] if args.output else []
     written += [report.plot(result, args.plot)] if args.plot else []

@@ -90,6 +90,9 @@ def estimate_groups(proba: np.ndarray, groups: Sequence[str], labels: Sequence[s
                     confidence: float = 0.95, seed: int = 0) -> list[Estimate]:
     """Prevalence rows for the whole collection (group ``all``) and for each distinct value of ``groups``
     (sorted), for every method: ``proba`` holds one row of class probabilities per document."""
+    from nlpkit import extras
+
+    extras.require("prevalence", "prevalence estimation")
     methods = check_methods(methods)
     proba = _check_proba(proba, labels)
     _check_validation(methods, validation, labels)

@@ -1,4 +1,4 @@
-"""Prevalence estimation end to end: ``prevalence(model, data, by=...)`` and its outputs.
+"""Prevalence estimation end to end: ``estimate_prevalence(model, data, by=...)`` and its outputs.
 
 The result is a table with the columns ``group, method, class, estimate, ci_low, ci_high, n`` (written as CSV
 or JSON), a PNG of the shares over the groups with CI bands (``--by date:month`` gives a monthly series), and
@@ -51,10 +51,10 @@ class PrevalenceResult:
         return "\n".join(lines)
 
 
-def prevalence(model: Any, data: str | Path | Sequence[str | Path], *, by: str | None = None,
-               methods: Sequence[str] | str | None = None, validation: str | Path | None = None,
-               label_field: str = "label", text_field: str = "text", target: str | None = None,
-               n_bootstrap: int = 500, confidence: float = 0.95, seed: int = 0) -> PrevalenceResult:
+def estimate_prevalence(model: Any, data: str | Path | Sequence[str | Path], *, by: str | None = None,
+                        methods: Sequence[str] | str | None = None, validation: str | Path | None = None,
+                        label_field: str = "label", text_field: str = "text", target: str | None = None,
+                        n_bootstrap: int = 500, confidence: float = 0.95, seed: int = 0) -> PrevalenceResult:
     """Estimate class shares in ``data`` (files as for ``nlpkit predict``) overall and per ``by`` group.
 
     ``model``: a Predictor or anything ``Predictor.load`` accepts. ``validation``: a labelled file that

@@ -160,6 +160,16 @@ def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys):
     assert "2024-02" in capsys.readouterr().out
 
 
+def test_python_api_by_source_matches_the_cli_table(model_dir, dated, tmp_path, capsys):
+    import nlpkit
+
+    result = nlpkit.estimate_prevalence(model_dir, dated, by="source", methods="cc,sld", n_bootstrap=40, seed=3)
+    assert {r.group for r in result.rows} == {"all", *(f"outlet{i}" for i in range(6))}
+    assert cli_main(["prevalence", str(model_dir), "--data", str(dated), "--by", "source", "--method", "cc,sld",
+                     "--bootstrap", "40", "--seed", "3", "--output", str(tmp_path / "t.json")]) == 0
+    assert json.loads((tmp_path / "t.json").read_text()) == result.records()
+
+
 def test_cli_logs_a_run_linked_to_the_model_run(tmp_path, make_cfg, tracking_uri, dated, capsys):
     import nlpkit
     from nlpkit.store import open_store
