@@ -35,6 +35,7 @@ _EXPORTS = {
     "Predictor": "nlpkit.predict",
     "TrainResult": "nlpkit.train",
     "compose": "nlpkit.config",
+    "estimate_prevalence": "nlpkit.prevalence_report",
     "load_data": "nlpkit.data",
     "train": "nlpkit.train",
 }
@@ -50,6 +51,7 @@ __all__ = [
     "TrainResult",
     "__version__",
     "compose",
+    "estimate_prevalence",
     "load_data",
     "train",
 ]
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from nlpkit.data import load_data
     from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError
     from nlpkit.predict import Predictor
+    from nlpkit.prevalence_report import estimate_prevalence
     from nlpkit.train import TrainResult, train
 
 

@@ -91,7 +91,42 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--top-sentences", type=int, default=3, help="escalation's driving sentences (default: 3)")
     analyze.add_argument("--pretty", action="store_true", help="indent the JSON")
     analyze.set_defaults(func=_analyze)
+
+    prev = sub.add_parser("prevalence", help="share of each class overall and per group (--by), with 95%% CIs, "
+                          "by classify-and-count and adjusted quantifiers (cc, pcc, acc, pacc, sld)")
+    prev.add_argument("model", help="predictor directory, runs:/<id>/model, models:/<name>/<version> or package name")
+    prev.add_argument("--data", required=True, nargs="+", type=Path, help=".jsonl, .csv/.tsv or .parquet (labels not needed)")
+    prev.add_argument("--by", help="group column, or COLUMN:month|week|year for ISO dates (e.g. date:month)")
+    prev.add_argument("--method", help="comma-separated methods among cc,pcc,acc,pacc,sld (default: all)")
+    prev.add_argument("--validation", type=Path, help="labelled file replacing the validation predictions stored "
+                      "in the predictor (acc, pacc, sld)")
+    prev.add_argument("--label-field", default="label", help="label column of --validation (default: label)")
+    prev.add_argument("--text-field", default="text", help="field/column holding the text (default: text)")
+    prev.add_argument("--target", help="stance target for inputs without their own 'target' field")
+    prev.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates per estimate (default: 500)")
+    prev.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    prev.add_argument("--output", "-o", type=Path, help="write the table as .csv or .json")
+    prev.add_argument("--plot", type=Path, help="write a PNG of the shares per group with CI bands")
+    prev.add_argument("--tracking-uri", help="also log an MLflow run (table, plot) linked to the model's run")
+    prev.set_defaults(func=_prevalence)
     return parser
+
+
+def _prevalence(args: argparse.Namespace) -> int:
+    extras.require("prevalence", "nlpkit prevalence")
+    from nlpkit import prevalence_report as report
+
+    report.check_table_path(args.output)  # before the model loads
+    result = report.estimate_prevalence(
+        args.model, args.data, by=args.by, methods=args.method, validation=args.validation, label_field=args.label_field,
+        text_field=args.text_field, target=args.target, n_bootstrap=args.bootstrap, seed=args.seed,
+    )
+    print(result.format())
+    written = [report.write_table(result, args.output)] if args.output else []
+    written += [report.plot(result, args.plot)] if args.plot else []
+    if args.tracking_uri:
+        print(f"logged as MLflow run {report.log_run(result, args.tracking_uri, written)}")
+    return 0
 
 
 def _analyze(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "onnx": ("onnxruntime", "tokenizers"),
     "batch": ("pyarrow", "tqdm"),
     "transformers": ("torch", "transformers", "tokenizers", "safetensors"),
+    "prevalence": ("quapy", "matplotlib"),
 }
 # public names of the package root that need the training stack
 TRAINING_NAMES = frozenset({"train", "TrainResult", "compose", "load_data"})

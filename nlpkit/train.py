@@ -112,6 +112,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
         if name != "train":
             metrics.update(_evaluate_split(cfg, predictor, name, part, out, _heldout(model, name, fit_params)))
     predictor.metadata = _metadata(cfg, metrics, digest)
+    _store_validation(out, predictor, splits)
     predictor_dir = predictor.save(out / "predictor")
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     result = TrainResult(metrics, predictor, predictor_dir, out, sizes=sizes, fit_seconds=fit_seconds)
@@ -148,6 +149,22 @@ def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any,
     metrics = evaluate(list(part["label"]), y_pred, predictor.labels)
     low, high = bootstrap_ci(list(part["label"]), y_pred, predictor.labels)  # 95%, 1,000 resamples, seed 0
     return prefixed(name, {**metrics, "macro_f1_ci_low": low, "macro_f1_ci_high": high})
+
+
+def _store_validation(out: Path, predictor: Predictor, splits: DatasetDict) -> None:
+    """Seal the validation split's labels and probabilities (as evaluated: ``predictions/validation.csv``) and
+    the training label counts into the predictor as ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld)."""
+    import pandas as pd
+
+    from nlpkit.prevalence_data import record_from_split, write_validation
+
+    table = out / "predictions" / "validation.csv"
+    if "validation" not in splits or not table.is_file():
+        return
+    frame = pd.read_csv(table, keep_default_na=False)
+    proba = frame[[f"p_{label}" for label in predictor.labels]].to_numpy(dtype=float)
+    record = record_from_split(predictor.labels, frame["label"].astype(str).tolist(), proba, list(splits["train"]["label"]))
+    write_validation(out / "predictor", record)
 
 
 def format_results(result: TrainResult) -> str:

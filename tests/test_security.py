@@ -86,7 +86,7 @@ def single_line(err: pytest.ExceptionInfo) -> str:
 # -- the digest ---------------------------------------------------------------------------------------------
 def test_save_seals_every_model_file_and_load_keeps_the_seal(logged):
     meta = json.loads((logged.predictor_dir / METADATA_FILE).read_text())
-    assert set(meta["files"]) == {"tfidf.json", "tfidf.npz"} and meta["files"] == file_digests(logged.predictor_dir)
+    assert set(meta["files"]) == {"tfidf.json", "tfidf.npz", "validation.npz"} and meta["files"] == file_digests(logged.predictor_dir)
     assert meta["digest"] == combined_digest(meta["files"]) == logged.predictor.metadata["digest"]
     assert Predictor.load(logged.predictor_dir).metadata["digest"] == meta["digest"]
 
