@@ -7,9 +7,9 @@
 A saved predictor is a directory with ``nlpkit.json`` (task, label order, metrics, resolved config, nlpkit
 version, model kind, and the sha256 of every model file: see nlpkit.predictor_files) and the model files of
 its family (plain JSON + NumPy arrays for TF-IDF models, skops for the embed_logreg head, safetensors for
-encoders; never pickle). Loading checks the digests
-before it reads a model file, and a model from MLflow is downloaded into a temporary folder that is gone
-once the model is in memory.
+encoders; never pickle), plus ``calibration.json`` when it was trained with ``model.calibration`` (a NumPy-only map
+that ``predict_proba`` applies: nlpkit.calibrators). Loading checks the digests before it reads a model file, and a
+model from MLflow is downloaded into a temporary folder that is gone once the model is in memory.
 """
 
 from __future__ import annotations

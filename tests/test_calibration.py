@@ -274,3 +274,35 @@ def test_nlpkit_train_refuses_a_bad_method_in_one_line(tmp_path):
     errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
     assert errors == ["error: model.calibration must be one of none, temperature, isotonic, sigmoid; got 'temprature'. "
                       "Fix: did you mean model.calibration=temperature?"], out.stderr[-2000:]
+
+
+# ---- the README section's commands ------------------------------------------------------------------------------
+
+README_COMMAND = "nlpkit-train model=tfidf_svm model.calibration=temperature"
+
+
+def test_readme_command_logs_calibration_metrics_plots_and_a_calibrated_model(tmp_path):
+    """README, "Calibrated probabilities": the command as a user runs it (store: ./mlflow.db), then the Python lines."""
+    import shlex
+
+    from mlflow.tracking import MlflowClient
+
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [str(Path(sys.executable).parent / "nlpkit-train"), *shlex.split(README_COMMAND)[1:]]
+    out = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run = client.search_runs([client.get_experiment_by_name("escalation").experiment_id])[0]
+    assert {"validation/brier_uncalibrated", "validation/ece_uncalibrated", "test/brier", "test/ece",
+            "test_ood/brier", "test_ood/ece"} <= set(run.data.metrics)
+    plots = {Path(f.path).name for f in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"reliability_validation.png", "reliability_test.png", "reliability_test_ood.png"} <= plots
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    predictor = Predictor.load(f"runs:/{run.info.run_id}/model")  # the README's Python lines
+    assert predictor.calibrator.method == "temperature"
+    proba = predictor.predict_proba(["Artillery shelled the border town overnight"])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
