@@ -109,9 +109,10 @@ def plot_reliability(y_true: Sequence[str], proba: np.ndarray, labels: Sequence[
     bins = reliability_bins(y_true, proba, labels)
     centres, width = (bins.edges[:-1] + bins.edges[1:]) / 2, 1.0 / N_BINS
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.bar(centres, np.nan_to_num(bins.accuracy), width=width, edgecolor="black", label="accuracy")
+    top.bar(centres, np.nan_to_num(bins.accuracy), width=width, edgecolor="black", label="accuracy in the bin")
     top.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
-    top.plot(bins.confidence, bins.accuracy, "o", color="crimson", label="mean confidence")
+    top.plot(centres, bins.confidence, "_", color="crimson", markersize=14, markeredgewidth=2.5,
+             label="mean confidence in the bin")
     top.set(ylabel="accuracy of the top label", xlim=(0, 1), ylim=(0, 1),
             title=f"{title}: Brier {brier_score(y_true, proba, labels):.3f}, "
                   f"ECE {expected_calibration_error(y_true, proba, labels):.3f}")
