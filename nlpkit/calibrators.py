@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nlpkit.errors import DataError, ModelLoadError, one_line
+from nlpkit.errors import ConfigError, DataError, ModelLoadError, one_line
 
 CALIBRATION_FILE = "calibration.json"
 METHODS = ("none", "temperature", "isotonic", "sigmoid")
@@ -74,7 +74,7 @@ def fit(method: str, proba: np.ndarray, y_true: Sequence[str], labels: Sequence[
     from nlpkit.calibration import one_hot
 
     if method not in METHODS:
-        raise DataError(f"Calibration method must be one of {', '.join(METHODS)}; got {method!r}. Fix: pick one of them.")
+        raise ConfigError(f"Calibration method must be one of {', '.join(METHODS)}; got {method!r}. Fix: pick one of them.")
     if method == "none":
         return None
     proba, truth = np.asarray(proba, dtype=float), one_hot(y_true, labels)
