@@ -103,7 +103,17 @@ class DataConfig:
 
 
 @dataclass
-class TfidfModelConfig:
+class ModelConfig:
+    """Keys every model family has. ``calibration``: post-hoc calibration fitted on the validation split and
+    applied inside the saved predictor: none | temperature | isotonic | sigmoid (nlpkit.calibrators). A str
+    checked by nlpkit.validation (one-line error with a suggestion), like ``class_weight``."""
+
+    kind: str = "tfidf_logreg.v1"
+    calibration: str = "none"
+
+
+@dataclass
+class TfidfModelConfig(ModelConfig):
     kind: str = "tfidf_logreg.v1"
     C: float = 1.0
     ngram_max: int = 2
@@ -127,7 +137,7 @@ class ChunkPooling(Enum):
 
 
 @dataclass
-class EncoderModelConfig:
+class EncoderModelConfig(ModelConfig):
     """Shared by the encoder families: which encoder, how texts become token windows, batching."""
 
     kind: str = "embed_logreg.v1"
@@ -168,7 +178,7 @@ class FinetuneModelConfig(EncoderModelConfig):
 
 
 @dataclass
-class BlendModelConfig:
+class BlendModelConfig(ModelConfig):
     """A fine-tuned encoder and a TF-IDF model, probabilities averaged (nlpkit.models.blend)."""
 
     kind: str = "blend.v1"

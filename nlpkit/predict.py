@@ -7,9 +7,9 @@
 A saved predictor is a directory with ``nlpkit.json`` (task, label order, metrics, resolved config, nlpkit
 version, model kind, and the sha256 of every model file: see nlpkit.predictor_files) and the model files of
 its family (plain JSON + NumPy arrays for TF-IDF models, skops for the embed_logreg head, safetensors for
-encoders; never pickle). Loading checks the digests
-before it reads a model file, and a model from MLflow is downloaded into a temporary folder that is gone
-once the model is in memory.
+encoders; never pickle), plus ``calibration.json`` when it was trained with ``model.calibration`` (a NumPy-only map
+that ``predict_proba`` applies: nlpkit.calibrators). Loading checks the digests before it reads a model file, and a
+model from MLflow is downloaded into a temporary folder that is gone once the model is in memory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from nlpkit import installed
+from nlpkit import calibrators, installed
 from nlpkit import predictor_files as files
 from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError, one_line
 from nlpkit.models import REGISTRY, family_of
@@ -35,10 +35,12 @@ PAIR_FIX = "Fix: pass [(target, text), ...] or dicts with 'target' and 'text'."
 class Predictor:
     """A fitted model plus the metadata needed to use it."""
 
-    def __init__(self, model: Any, metadata: dict[str, Any], path: Path | None = None) -> None:
+    def __init__(self, model: Any, metadata: dict[str, Any], path: Path | None = None,
+                 calibrator: calibrators.Calibrator | None = None) -> None:
         self.model = model
         self.metadata = metadata
         self.path = path
+        self.calibrator = calibrator  # post-hoc calibration (model.calibration), sealed in calibration.json
 
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
@@ -78,7 +80,7 @@ class Predictor:
                 f"{one_line(err, 300)}); expected the files Predictor.save writes. Fix: get the predictor again."
             ) from err
         files.check_classes(directory, metadata["labels"], classes)
-        return cls(model, metadata, directory)
+        return cls(model, metadata, directory, calibrators.read(directory, metadata["labels"]))
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the model and ``nlpkit.json`` (with the sha256 of every model file) into ``directory``.
@@ -87,6 +89,7 @@ class Predictor:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         family_of(self.metadata["model_kind"]).save(self.model, directory)
+        calibrators.write(self.calibrator, directory)
         self.metadata = {**self.metadata, **files.seal(directory)}
         (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=str), encoding="utf-8")
         self.path = directory
@@ -117,7 +120,7 @@ class Predictor:
         return [self.labels[i] for i in np.argmax(proba, axis=1)]
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
-        """Probabilities, one row per input, columns in the order of ``labels``."""
+        """Probabilities, one row per input, columns in the order of ``labels`` (calibrated, if it was trained so)."""
         return self._proba(self.prepare(inputs))
 
     def in_label_order(self, proba: np.ndarray) -> np.ndarray:
@@ -148,8 +151,12 @@ class Predictor:
         for row in self._proba(batch):
             yield self.labels[int(np.argmax(row))], row
 
+    def calibrated(self, proba: np.ndarray) -> np.ndarray:
+        """``proba`` (columns in ``labels`` order) through the predictor's calibrator, if it has one."""
+        return proba if self.calibrator is None else self.calibrator.apply(proba)
+
     def _proba(self, prepared: list[Any]) -> np.ndarray:
-        return self.in_label_order(self.model.predict_proba(prepared))
+        return self.calibrated(self.in_label_order(self.model.predict_proba(prepared)))
 
     def prepare(self, inputs: Any) -> list[Any]:
         """Turn user input into what the model takes: texts, or (target, text) pairs for stance."""

@@ -20,8 +20,9 @@ import numpy as np
 from datasets import DatasetDict, concatenate_datasets
 from omegaconf import DictConfig, OmegaConf
 
-from nlpkit import outputs, tracking
+from nlpkit import calibrators, outputs, tracking
 from nlpkit._version import __version__
+from nlpkit.calibration import evaluate_calibration
 from nlpkit.config import config_dir, validate
 from nlpkit.data import dataset_digest, load_data, model_inputs
 from nlpkit.errors import ConfigError, NlpkitError, one_line
@@ -108,6 +109,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     metrics = {"train/fit_seconds": fit_seconds, **{f"data/{k}": v for k, v in report.items()}}
     metrics.update({f"train/{k}": float(v) for k, v in getattr(model, "fit_report_", {}).items()})
     predictor = Predictor(model, _metadata(cfg, {}, digest))
+    metrics.update(_calibrate(cfg, predictor, splits, out, _heldout(model, "validation", fit_params)))
     for name, part in splits.items():
         if name != "train":
             metrics.update(_evaluate_split(cfg, predictor, name, part, out, _heldout(model, name, fit_params)))
@@ -134,12 +136,27 @@ def _heldout(model: Any, split: str, fit_params: dict[str, Any]) -> np.ndarray |
     return proba if split == "validation" and "validation" in fit_params else None
 
 
+def _calibrate(cfg: DictConfig, predictor: Predictor, splits: DatasetDict, out: Path,
+               heldout: np.ndarray | None) -> dict[str, float]:
+    """Fit ``model.calibration`` on the validation split's probabilities (the held-out ones when the model
+    trained on that split) into ``predictor``; return that split's uncalibrated Brier/ECE for comparison."""
+    method = cfg.model.calibration
+    if method == "none":
+        return {}
+    part, y_true = splits["validation"], list(splits["validation"]["label"])
+    proba = predictor.predict_proba(model_inputs(part)) if heldout is None else predictor.in_label_order(heldout)
+    fitted_on = {"split": "validation", "n": len(y_true), "heldout": heldout is not None}
+    predictor.calibrator = calibrators.fit(method, proba, y_true, predictor.labels, fitted_on)
+    before = evaluate_calibration(out, "validation", y_true, proba, predictor.labels, suffix="_uncalibrated")
+    return {f"validation/{key}_uncalibrated": value for key, value in before.items()}
+
+
 def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any, out: Path,
                     heldout: np.ndarray | None = None) -> dict[str, float]:
     if heldout is None:
         proba = predictor.predict_proba(model_inputs(part))
     else:
-        proba = predictor.in_label_order(heldout)
+        proba = predictor.calibrated(predictor.in_label_order(heldout))
     y_pred = [predictor.labels[i] for i in proba.argmax(axis=1)]
     write_artifacts(out, name, part, y_pred, proba, predictor.labels)
     if cfg.data.slices:
@@ -148,7 +165,8 @@ def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any,
         table.to_csv(out / "slices" / f"{name}.csv", index=False)
     metrics = evaluate(list(part["label"]), y_pred, predictor.labels)
     low, high = bootstrap_ci(list(part["label"]), y_pred, predictor.labels)  # 95%, 1,000 resamples, seed 0
-    return prefixed(name, {**metrics, "macro_f1_ci_low": low, "macro_f1_ci_high": high})
+    calibration = evaluate_calibration(out, name, list(part["label"]), proba, predictor.labels)  # Brier, ECE, PNG
+    return prefixed(name, {**metrics, **calibration, "macro_f1_ci_low": low, "macro_f1_ci_high": high})
 
 
 def _store_validation(out: Path, predictor: Predictor, splits: DatasetDict) -> None:

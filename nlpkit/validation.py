@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig
 
+from nlpkit.calibrators import METHODS as CALIBRATION_METHODS
 from nlpkit.errors import ConfigError
 
 MAX_SEED = 2**32 - 1  # numpy and sklearn take seeds in [0, 2**32)
@@ -159,6 +160,7 @@ def _check_model(model: DictConfig, prefix: str) -> None:
     from nlpkit.models import REGISTRY
 
     choice(model, "kind", prefix, sorted(REGISTRY))
+    choice(model, "calibration", prefix, CALIBRATION_METHODS)
     family = model.kind.split("_")[0].split(".")[0]
     CHECKS[family](model, prefix)
 
@@ -206,6 +208,10 @@ def _check_finetune(model: DictConfig, prefix: str) -> None:
 
 def _check_blend(model: DictConfig, prefix: str) -> None:
     number(model, "encoder_weight", prefix, low=0, high=1, example=0.5)
+    for member in ("finetune", "tfidf"):  # a blend is calibrated as a whole, on its averaged probabilities
+        if model[member].calibration != "none":
+            fail(f"{prefix}.{member}.calibration", "none (a blend is calibrated as a whole)",
+                 model[member].calibration, f"set {prefix}.calibration={model[member].calibration} instead")
     _check_finetune(model.finetune, f"{prefix}.finetune")
     _check_tfidf(model.tfidf, f"{prefix}.tfidf")
 

@@ -20,6 +20,10 @@ from nlpkit.models import tfidf_arrays, transformer_io
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
+# Model-config keys that are not estimator parameters: the registry key, and the post-hoc calibration that
+# training fits around any family (nlpkit.calibrators; the estimators know nothing of it).
+NOT_ESTIMATOR_KEYS = ("kind", "calibration")
+
 
 @dataclass(frozen=True)
 class Family:
@@ -34,7 +38,7 @@ def _tfidf(classifier: str) -> Callable[[DictConfig, int], Any]:
     def build(cfg: DictConfig, seed: int) -> Any:
         from nlpkit.models.tfidf import TfidfClassifier
 
-        params = {k: v for k, v in cfg.items() if k != "kind"}
+        params = {k: v for k, v in cfg.items() if k not in NOT_ESTIMATOR_KEYS}
         return TfidfClassifier(classifier=classifier, random_state=seed, **params)
 
     return build
@@ -45,7 +49,7 @@ def _encoder(family: str) -> Callable[[DictConfig, int], Any]:
         from nlpkit.models.embed import EmbedLogregClassifier
         from nlpkit.models.finetune import FinetuneClassifier
 
-        params = {k: getattr(v, "value", v) for k, v in cfg.items() if k != "kind"}  # Enums as plain strings
+        params = {k: getattr(v, "value", v) for k, v in cfg.items() if k not in NOT_ESTIMATOR_KEYS}  # Enums as str
         estimator = EmbedLogregClassifier if family == "embed_logreg" else FinetuneClassifier
         return estimator(random_state=seed, **params)
 
@@ -58,7 +62,7 @@ def _blend(cfg: DictConfig, seed: int) -> Any:
     from nlpkit.models.blend import BlendClassifier
 
     plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # members' configs as plain dicts
-    return BlendClassifier(random_state=seed, **{k: v for k, v in plain.items() if k != "kind"})
+    return BlendClassifier(random_state=seed, **{k: v for k, v in plain.items() if k not in NOT_ESTIMATOR_KEYS})
 
 
 def _blend_save(model: Any, directory: Path) -> None:
