@@ -29,6 +29,10 @@ from nlpkit.models import REGISTRY, family_of
 from nlpkit.predictor_files import METADATA_FILE
 
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/", "s3://", "gs://", "wasbs://", "dbfs:/")
+# Data files training seals into a predictor beside its model, kept in memory by a load (so a predictor loaded
+# from an MLflow URI, whose download is gone, still has them) and written back by save: validation.npz holds the
+# validation split's labels and probabilities for ``nlpkit prevalence`` (nlpkit.prevalence_data).
+DATA_FILES = ("validation.npz",)
 PAIR_FIX = "Fix: pass [(target, text), ...] or dicts with 'target' and 'text'."
 
 
@@ -36,11 +40,12 @@ class Predictor:
     """A fitted model plus the metadata needed to use it."""
 
     def __init__(self, model: Any, metadata: dict[str, Any], path: Path | None = None,
-                 calibrator: calibrators.Calibrator | None = None) -> None:
+                 calibrator: calibrators.Calibrator | None = None, data_files: dict[str, bytes] | None = None) -> None:
         self.model = model
         self.metadata = metadata
         self.path = path
         self.calibrator = calibrator  # post-hoc calibration (model.calibration), sealed in calibration.json
+        self.data_files = dict(data_files or {})  # DATA_FILES read at load (sealed), written back by save
 
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
@@ -80,7 +85,8 @@ class Predictor:
                 f"{one_line(err, 300)}); expected the files Predictor.save writes. Fix: get the predictor again."
             ) from err
         files.check_classes(directory, metadata["labels"], classes)
-        return cls(model, metadata, directory, calibrators.read(directory, metadata["labels"]))
+        data = {name: (directory / name).read_bytes() for name in DATA_FILES if (directory / name).is_file()}
+        return cls(model, metadata, directory, calibrators.read(directory, metadata["labels"]), data)
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the model and ``nlpkit.json`` (with the sha256 of every model file) into ``directory``.
@@ -90,6 +96,8 @@ class Predictor:
         directory.mkdir(parents=True, exist_ok=True)
         family_of(self.metadata["model_kind"]).save(self.model, directory)
         calibrators.write(self.calibrator, directory)
+        for name, data in self.data_files.items():
+            (directory / name).write_bytes(data)
         self.metadata = {**self.metadata, **files.seal(directory)}
         (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=str), encoding="utf-8")
         self.path = directory

@@ -27,21 +27,20 @@ PERIODS = ("month", "week", "year")
 
 
 # -- the validation record inside a predictor ------------------------------------------------------------------
-def write_validation(directory: Path, record: ValidationRecord) -> Path:
-    """Write ``record`` as ``directory/validation.npz`` (fixed member order and timestamps: same bytes for the
-    same record, so a re-trained identical model keeps its digest)."""
+def validation_bytes(record: ValidationRecord) -> bytes:
+    """``record`` as the bytes of ``validation.npz`` (fixed member order and timestamps: same bytes for the same
+    record, so a re-trained identical model keeps its digest)."""
     arrays = {"labels": np.asarray(record.labels, dtype=np.int32), "proba": np.asarray(record.proba, dtype=np.float64),
               "train_counts": np.asarray(record.train_counts, dtype=np.int64),
               "label_names": np.asarray(record.label_names, dtype=np.str_)}
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / VALIDATION_FILE
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, array in arrays.items():
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, array, allow_pickle=False)
             archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue(),
                              compress_type=zipfile.ZIP_DEFLATED)
-    return path
+    return out.getvalue()
 
 
 def record_from_split(labels: Sequence[str], y_true: Sequence[str], proba: np.ndarray,
@@ -53,13 +52,15 @@ def record_from_split(labels: Sequence[str], y_true: Sequence[str], proba: np.nd
 
 
 def read_validation(predictor: Any) -> ValidationRecord | None:
-    """The predictor's stored validation record, or None when it has none (older predictors, MLflow URIs whose
-    download is gone: pass ``--validation`` for those)."""
+    """The predictor's stored validation record (read with it at load, or from its folder), or None when it has none
+    (predictors trained before nlpkit stored one, or without a validation split: pass ``--validation`` for those)."""
+    data = getattr(predictor, "data_files", {}).get(VALIDATION_FILE)
     directory = getattr(predictor, "path", None)
-    path = Path(directory) / VALIDATION_FILE if directory else None
-    if path is None or not path.is_file():
-        return None
-    data = path.read_bytes()
+    path = Path(directory) / VALIDATION_FILE if directory else Path(VALIDATION_FILE)
+    if data is None:
+        if directory is None or not path.is_file():
+            return None
+        data = path.read_bytes()
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())

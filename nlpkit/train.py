@@ -174,7 +174,7 @@ def _store_validation(out: Path, predictor: Predictor, splits: DatasetDict) -> N
     the training label counts into the predictor as ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld)."""
     import pandas as pd
 
-    from nlpkit.prevalence_data import record_from_split, write_validation
+    from nlpkit.prevalence_data import VALIDATION_FILE, record_from_split, validation_bytes
 
     table = out / "predictions" / "validation.csv"
     if "validation" not in splits or not table.is_file():
@@ -182,7 +182,7 @@ def _store_validation(out: Path, predictor: Predictor, splits: DatasetDict) -> N
     frame = pd.read_csv(table, keep_default_na=False)
     proba = frame[[f"p_{label}" for label in predictor.labels]].to_numpy(dtype=float)
     record = record_from_split(predictor.labels, frame["label"].astype(str).tolist(), proba, list(splits["train"]["label"]))
-    write_validation(out / "predictor", record)
+    predictor.data_files[VALIDATION_FILE] = validation_bytes(record)  # sealed by predictor.save
 
 
 def format_results(result: TrainResult) -> str:

@@ -194,7 +194,11 @@ def test_cli_logs_a_run_linked_to_the_model_run(tmp_path, make_cfg, tracking_uri
 
 
 def test_predictor_without_validation_record_cc_works_acc_needs_validation_file(model_dir, dated, tmp_path, capsys):
-    bare = Predictor.load(model_dir).save(tmp_path / "bare")  # re-saved: model files only
+    loaded = Predictor.load(model_dir)
+    kept = loaded.save(tmp_path / "kept")  # a re-save keeps the sealed validation record
+    assert (kept / VALIDATION_FILE).read_bytes() == (model_dir / VALIDATION_FILE).read_bytes()
+    loaded.data_files.clear()  # as a predictor trained without a validation split
+    bare = loaded.save(tmp_path / "bare")
     assert not (bare / VALIDATION_FILE).exists()
     assert cli_main(["prevalence", str(bare), "--data", str(dated), "--method", "cc", "--bootstrap", "20"]) == 0
     assert cli_main(["prevalence", str(bare), "--data", str(dated), "--method", "acc", "--bootstrap", "20"]) == 1
