@@ -24,7 +24,8 @@ from pathlib import Path
 TEXT = "Warplanes struck depots overnight; the neighbouring government said the raids would be answered."
 CASES = {
     "floor: `python -c pass`": "pass",
-    "what nlpkit cannot avoid: `import sklearn.base, skops.io`": "import sklearn.base, skops.io",
+    "what a TF-IDF predictor needs: `import numpy, scipy.sparse`": "import numpy, scipy.sparse",
+    "the 0.1 loader's imports: `import sklearn.base, skops.io`": "import sklearn.base, skops.io",
     "runtime: import + load + first predict": (
         "import sys; from nlpkit import Predictor; Predictor.load(sys.argv[1]).predict([sys.argv[2]])"
     ),
