@@ -214,6 +214,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(proc: subprocess.Popen, health_url: str, startup_s: float, what: str, log: Path) -> None:
+    """Poll ``health_url`` until it answers 200; fail the test (with the log's tail) if ``proc`` exits first or
+    ``startup_s`` pass."""
+    deadline = time.monotonic() + startup_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if urllib.request.urlopen(health_url, timeout=1).status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"{what} did not answer {health_url} within {startup_s:.0f} s; log: {log.read_text()[-3000:]}")
+
+
 @contextlib.contextmanager
 def mlflow_server_at(backend_uri: str, artifacts: Path, workers: int = 1, startup_s: float = 120) -> Iterator[str]:
     """Run a real `mlflow server` on 127.0.0.1 over ``backend_uri``; yield its URL; stop it afterwards."""
@@ -229,15 +242,7 @@ def mlflow_server_at(backend_uri: str, artifacts: Path, workers: int = 1, startu
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_s
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if urllib.request.urlopen(f"{url}/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"mlflow server over {backend_uri} did not start within {startup_s:.0f} s; log: {log.read_text()[-2000:]}")
+        wait_until_up(proc, f"{url}/health", startup_s, f"mlflow server over {backend_uri}", log)
         yield url
     finally:
         proc.terminate()

@@ -209,7 +209,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[NlpkitError], tuple[str, ...]]
      (r"Predictor file 'tfidf\.npz' is missing from", r"expected sha256 [0-9a-f]{64}, got no file",
       r"Fix: copy the whole predictor directory")),
     ("extra-file", lambda c: load(c, write("notes.txt", "hello")), ModelLoadError,
-     (r"Unexpected file 'notes\.txt' in predictor", r"expected only the 2 sealed files; got 1 extra",
+     (r"Unexpected file 'notes\.txt' in predictor", r"expected only the 3 sealed files; got 1 extra",
       r"Fix: remove it")),
     ("digest-edited", lambda c: load(c, edit_meta(lambda m: {**m, "files": {"tfidf.npz": "0" * 64}})),
      ModelLoadError, (r"'digest' '[0-9a-f]{64}' does not match its 'files' map", r"expected [0-9a-f]{64}\)",

@@ -105,7 +105,9 @@ def test_model_card_states_task_labels_metrics_data_config_and_limits(built, sou
     assert "`escalatory`, `de_escalatory`, `neutral`" in card and "`tfidf_logreg.v1`" in card
     for split in ("validation", "test"):  # every evaluated split, its size, accuracy with an interval, macro-F1
         row = next(line for line in card.splitlines() if line.startswith(f"| {split} | {m[f'{split}/n']:.0f} |"))
-        assert f"{m[f'{split}/accuracy']:.3f} [" in row and f"| {m[f'{split}/macro_f1']:.3f} |" in row
+        assert f"{m[f'{split}/accuracy']:.3f} [" in row
+        low, high = m[f"{split}/macro_f1_ci_low"], m[f"{split}/macro_f1_ci_high"]  # the bootstrap CI training stores
+        assert f"| {m[f'{split}/macro_f1']:.3f} [{low:.3f}, {high:.3f}] |" in row
         assert f"{m[f'{split}/f1/neutral']:.3f}" in card
     assert meta["dataset"]["digest"] in card and meta["digest"] in card
     assert f"nlpkit {meta['nlpkit_version']}" in card and f"nlpkit {__version__}" in card

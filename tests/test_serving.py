@@ -26,7 +26,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from conftest import free_port, train_tiny_tracked
+from conftest import free_port, train_tiny_tracked, wait_until_up
 from nlpkit import Predictor
 from nlpkit.mlflow_schema import output_columns
 
@@ -91,15 +91,7 @@ def served(bin_dir: Path, model: str, log: Path, tracking_uri: str, startup_s: f
                                 start_new_session=True)  # its own process group: the server's workers stop with it
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_s
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/ping", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"`{' '.join(cmd)}` did not answer /ping within {startup_s:.0f} s: {log.read_text()[-3000:]}")
+        wait_until_up(proc, f"{url}/ping", startup_s, f"`{' '.join(cmd)}`", log)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

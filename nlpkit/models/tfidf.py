@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models.base import check_texts
+from nlpkit.models.tfidf_arrays import pair_similarity
 
 CLASSIFIERS = ("logreg", "svm")
 
@@ -60,15 +61,7 @@ class PairSimilarity(TransformerMixin, BaseEstimator):
 
     def transform(self, X: list[tuple[str, str]]) -> sp.csr_matrix:
         check_is_fitted(self, "vectorizer_")
-        vec = self.vectorizer_
-        targets = vec.transform([a for a, _ in X])
-        texts = vec.transform([b for _, b in X])
-        leads = vec.transform([" ".join(b.split()[: self.lead_words]) for _, b in X])
-        cos_text = np.asarray(targets.multiply(texts).sum(axis=1)).ravel()
-        cos_lead = np.asarray(targets.multiply(leads).sum(axis=1)).ravel()
-        overlap = np.asarray((targets > 0).multiply(texts > 0).sum(axis=1)).ravel()
-        overlap = overlap / np.maximum(np.asarray((targets > 0).sum(axis=1)).ravel(), 1)
-        return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
+        return pair_similarity(self.vectorizer_.transform, list(X), self.lead_words)
 
 
 class TfidfClassifier(ClassifierMixin, BaseEstimator):

@@ -239,15 +239,21 @@ class _Block:
         return self._similarity(items)
 
     def _similarity(self, items: list[tuple[str, str]]) -> sp.csr_matrix:
-        vec = self.vectorizer
-        targets = vec.transform([a for a, _ in items])
-        texts = vec.transform([b for _, b in items])
-        leads = vec.transform([" ".join(b.split()[: self.lead_words]) for _, b in items])
-        cos_text = np.asarray(targets.multiply(texts).sum(axis=1)).ravel()
-        cos_lead = np.asarray(targets.multiply(leads).sum(axis=1)).ravel()
-        overlap = np.asarray((targets > 0).multiply(texts > 0).sum(axis=1)).ravel()
-        overlap = overlap / np.maximum(np.asarray((targets > 0).sum(axis=1)).ravel(), 1)
-        return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
+        return pair_similarity(self.vectorizer.transform, items, self.lead_words)
+
+
+def pair_similarity(transform: Any, items: list[tuple[str, str]], lead_words: int) -> sp.csr_matrix:
+    """Three columns per (target, text) pair, from l2-normalised tf-idf rows made by ``transform``: cosine of
+    target and text, cosine of target and the text's first ``lead_words`` words, share of target terms in the text.
+    ``tfidf.PairSimilarity`` (training) and the arrays model (prediction) both compute it here."""
+    targets = transform([a for a, _ in items])
+    texts = transform([b for _, b in items])
+    leads = transform([" ".join(b.split()[:lead_words]) for _, b in items])
+    cos_text = np.asarray(targets.multiply(texts).sum(axis=1)).ravel()
+    cos_lead = np.asarray(targets.multiply(leads).sum(axis=1)).ravel()
+    overlap = np.asarray((targets > 0).multiply(texts > 0).sum(axis=1)).ravel()
+    overlap = overlap / np.maximum(np.asarray((targets > 0).sum(axis=1)).ravel(), 1)
+    return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
 
 
 class _Vectorizer:
