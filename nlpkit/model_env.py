@@ -15,42 +15,45 @@ stack (Hydra, ``datasets``, matplotlib) is listed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import sys
-import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from nlpkit._version import DISTRIBUTION, __version__
 from nlpkit.errors import MissingExtraError
 
-WHEEL_TAG = "py3-none-any"
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same modules give the same wheel, byte for byte
 PACKAGE = "nlpkit"
 
 
 def wheel_name() -> str:
     """``nlpkit_conflict-<version>-py3-none-any.whl`` (PEP 427 file name)."""
-    return f"{_dist_stem()}-{WHEEL_TAG}.whl"
+    from nlpkit import wheel
+
+    return wheel.filename(_spec())
 
 
 def build_wheel(directory: Path) -> Path:
-    """Write nlpkit's wheel (its ``.py`` modules; no corpus, no configs) into ``directory``; return its path."""
+    """Write nlpkit's wheel (its ``.py`` modules; no corpus, no configs) into ``directory``; return its path.
+
+    Written by ``nlpkit.wheel`` (the writer ``nlpkit package`` uses): sorted entries, fixed timestamps, so the
+    same modules give the same wheel, byte for byte."""
+    from nlpkit import wheel
+
     directory.mkdir(parents=True, exist_ok=True)
     root = Path(__import__(PACKAGE).__file__).resolve().parent
-    entries = [(f"{PACKAGE}/{p.relative_to(root).as_posix()}", p.read_bytes()) for p in _modules(root)]
-    info = f"{_dist_stem()}.dist-info"
-    entries += [(f"{info}/METADATA", _metadata_text().encode()), (f"{info}/WHEEL", _wheel_text().encode())]
-    record = "".join(f"{name},{_hash(data)},{len(data)}\n" for name, data in entries) + f"{info}/RECORD,,\n"
-    path = directory / wheel_name()
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
-        for name, data in [*entries, (f"{info}/RECORD", record.encode())]:
-            item = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            item.external_attr = 0o644 << 16
-            wheel.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
-    return path
+    files: dict[str, Path | bytes] = {f"{PACKAGE}/{p.relative_to(root).as_posix()}": p for p in _modules(root)}
+    return wheel.write(directory / wheel_name(), _spec(), files)
+
+
+def _spec() -> Any:
+    from nlpkit import wheel
+
+    return wheel.WheelSpec(name=DISTRIBUTION, version=__version__, top_level=(PACKAGE,),
+                           summary="nlpkit's prediction runtime, carried inside an MLflow model",
+                           description="nlpkit's Python modules, for the MLflow model that carries them.\n",
+                           requires=tuple(_runtime_lines()))
 
 
 def requirements(family_packages: tuple[str, ...], wheel_path: str) -> list[str]:
@@ -98,22 +101,3 @@ def _installed(name: str) -> str:
 
 def _modules(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
-
-
-def _dist_stem() -> str:
-    return f"{re.sub(r'[-.]+', '_', DISTRIBUTION)}-{__version__}"
-
-
-def _metadata_text() -> str:
-    requires = "".join(f"Requires-Dist: {line}\n" for line in _runtime_lines())
-    return (f"Metadata-Version: 2.1\nName: {DISTRIBUTION}\nVersion: {__version__}\n"
-            "Summary: nlpkit's prediction runtime, carried inside an MLflow model\n"
-            f"Requires-Python: >=3.10\n{requires}")
-
-
-def _wheel_text() -> str:
-    return f"Wheel-Version: 1.0\nGenerator: nlpkit.model_env\nRoot-Is-Purelib: true\nTag: {WHEEL_TAG}\n"
-
-
-def _hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
