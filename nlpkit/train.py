@@ -109,12 +109,16 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     metrics = {"train/fit_seconds": fit_seconds, **{f"data/{k}": v for k, v in report.items()}}
     metrics.update({f"train/{k}": float(v) for k, v in getattr(model, "fit_report_", {}).items()})
     predictor = Predictor(model, _metadata(cfg, {}, digest))
-    metrics.update(_calibrate(cfg, predictor, splits, out, _heldout(model, "validation", fit_params)))
+    heldout = _heldout(model, "validation", fit_params)
+    uncalibrated = {} if heldout is None else {"validation": predictor.in_label_order(heldout)}
+    metrics.update(_calibrate(cfg, predictor, splits, out, uncalibrated))
+    probas = {}
     for name, part in splits.items():
         if name != "train":
-            metrics.update(_evaluate_split(cfg, predictor, name, part, out, _heldout(model, name, fit_params)))
+            split_metrics, probas[name] = _evaluate_split(cfg, predictor, name, part, out, uncalibrated.get(name))
+            metrics.update(split_metrics)
     predictor.metadata = _metadata(cfg, metrics, digest)
-    _store_validation(out, predictor, splits)
+    _store_validation(predictor, splits, probas.get("validation"))
     predictor_dir = predictor.save(out / "predictor")
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     result = TrainResult(metrics, predictor, predictor_dir, out, sizes=sizes, fit_seconds=fit_seconds)
@@ -137,26 +141,33 @@ def _heldout(model: Any, split: str, fit_params: dict[str, Any]) -> np.ndarray |
 
 
 def _calibrate(cfg: DictConfig, predictor: Predictor, splits: DatasetDict, out: Path,
-               heldout: np.ndarray | None) -> dict[str, float]:
-    """Fit ``model.calibration`` on the validation split's probabilities (the held-out ones when the model
-    trained on that split) into ``predictor``; return that split's uncalibrated Brier/ECE for comparison."""
+               uncalibrated: dict[str, np.ndarray]) -> dict[str, float]:
+    """Fit ``model.calibration`` on the validation split's probabilities into ``predictor``; return that split's
+    uncalibrated Brier/ECE for comparison. ``uncalibrated`` (split -> probabilities in label order) holds the
+    held-out validation probabilities when the model trained on that split; otherwise the validation split is
+    predicted here once and added to it, so that evaluating the split calibrates these instead of predicting again."""
     method = cfg.model.calibration
     if method == "none":
         return {}
     part, y_true = splits["validation"], list(splits["validation"]["label"])
-    proba = predictor.predict_proba(model_inputs(part)) if heldout is None else predictor.in_label_order(heldout)
-    fitted_on = {"split": "validation", "n": len(y_true), "heldout": heldout is not None}
+    heldout = "validation" in uncalibrated
+    if not heldout:
+        uncalibrated["validation"] = predictor.predict_proba(model_inputs(part))  # no calibrator yet: uncalibrated
+    proba = uncalibrated["validation"]
+    fitted_on = {"split": "validation", "n": len(y_true), "heldout": heldout}
     predictor.calibrator = calibrators.fit(method, proba, y_true, predictor.labels, fitted_on)
     before = evaluate_calibration(out, "validation", y_true, proba, predictor.labels, suffix="_uncalibrated")
     return {f"validation/{key}_uncalibrated": value for key, value in before.items()}
 
 
 def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any, out: Path,
-                    heldout: np.ndarray | None = None) -> dict[str, float]:
-    if heldout is None:
+                    uncalibrated: np.ndarray | None = None) -> tuple[dict[str, float], np.ndarray]:
+    """The split's metrics (prefixed with its name) and the predictor's probabilities on it; ``uncalibrated``:
+    probabilities in label order already computed for this split (held out, or made for calibration)."""
+    if uncalibrated is None:
         proba = predictor.predict_proba(model_inputs(part))
     else:
-        proba = predictor.calibrated(predictor.in_label_order(heldout))
+        proba = predictor.calibrated(uncalibrated)
     y_pred = [predictor.labels[i] for i in proba.argmax(axis=1)]
     write_artifacts(out, name, part, y_pred, proba, predictor.labels)
     if cfg.data.slices:
@@ -166,22 +177,18 @@ def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any,
     metrics = evaluate(list(part["label"]), y_pred, predictor.labels)
     low, high = bootstrap_ci(list(part["label"]), y_pred, predictor.labels)  # 95%, 1,000 resamples, seed 0
     calibration = evaluate_calibration(out, name, list(part["label"]), proba, predictor.labels)  # Brier, ECE, PNG
-    return prefixed(name, {**metrics, **calibration, "macro_f1_ci_low": low, "macro_f1_ci_high": high})
+    return prefixed(name, {**metrics, **calibration, "macro_f1_ci_low": low, "macro_f1_ci_high": high}), proba
 
 
-def _store_validation(out: Path, predictor: Predictor, splits: DatasetDict) -> None:
-    """Seal the validation split's labels and probabilities (as evaluated: ``predictions/validation.csv``) and
-    the training label counts into the predictor as ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld)."""
-    import pandas as pd
-
+def _store_validation(predictor: Predictor, splits: DatasetDict, proba: np.ndarray | None) -> None:
+    """Seal the validation split's labels and probabilities (as evaluated) and the training label counts into the
+    predictor as ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld)."""
     from nlpkit.prevalence_data import VALIDATION_FILE, record_from_split, validation_bytes
 
-    table = out / "predictions" / "validation.csv"
-    if "validation" not in splits or not table.is_file():
+    if proba is None:
         return
-    frame = pd.read_csv(table, keep_default_na=False)
-    proba = frame[[f"p_{label}" for label in predictor.labels]].to_numpy(dtype=float)
-    record = record_from_split(predictor.labels, frame["label"].astype(str).tolist(), proba, list(splits["train"]["label"]))
+    record = record_from_split(predictor.labels, list(splits["validation"]["label"]), proba,
+                               list(splits["train"]["label"]))
     predictor.data_files[VALIDATION_FILE] = validation_bytes(record)  # sealed by predictor.save
 
 
