@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nlpkit import npz
 from nlpkit.errors import DataError, ModelLoadError, one_line
 from nlpkit.prevalence import ValidationRecord
 
@@ -28,19 +28,13 @@ PERIODS = ("month", "week", "year")
 
 # -- the validation record inside a predictor ------------------------------------------------------------------
 def validation_bytes(record: ValidationRecord) -> bytes:
-    """``record`` as the bytes of ``validation.npz`` (fixed member order and timestamps: same bytes for the same
-    record, so a re-trained identical model keeps its digest)."""
-    arrays = {"labels": np.asarray(record.labels, dtype=np.int32), "proba": np.asarray(record.proba, dtype=np.float64),
-              "train_counts": np.asarray(record.train_counts, dtype=np.int64),
-              "label_names": np.asarray(record.label_names, dtype=np.str_)}
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, array, allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue(),
-                             compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    """``record`` as the bytes of ``validation.npz`` (``nlpkit.npz``: the same record gives the same bytes, so a
+    re-trained identical model keeps its digest)."""
+    return npz.to_bytes({
+        "labels": np.asarray(record.labels, dtype=np.int32), "proba": np.asarray(record.proba, dtype=np.float64),
+        "train_counts": np.asarray(record.train_counts, dtype=np.int64),
+        "label_names": np.asarray(record.label_names, dtype=np.str_),
+    })
 
 
 def record_from_split(labels: Sequence[str], y_true: Sequence[str], proba: np.ndarray,
@@ -52,23 +46,19 @@ def record_from_split(labels: Sequence[str], y_true: Sequence[str], proba: np.nd
 
 
 def read_validation(predictor: Any) -> ValidationRecord | None:
-    """The predictor's stored validation record (read with it at load, or from its folder), or None when it has none
+    """The predictor's stored validation record (``Predictor.data_files``, read with it at load), or None when it has none
     (predictors trained before nlpkit stored one, or without a validation split: pass ``--validation`` for those)."""
     data = getattr(predictor, "data_files", {}).get(VALIDATION_FILE)
-    directory = getattr(predictor, "path", None)
-    path = Path(directory) / VALIDATION_FILE if directory else Path(VALIDATION_FILE)
     if data is None:
-        if directory is None or not path.is_file():
-            return None
-        data = path.read_bytes()
+        return None
+    path = Path(getattr(predictor, "path", None) or ".") / VALIDATION_FILE
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
+        unpacked = npz.unpacked_size(data)
         if unpacked > MAX_VALIDATION_BYTES:
             raise ModelLoadError(f"{path} would unpack to {unpacked} bytes; expected at most {MAX_VALIDATION_BYTES}. "
                                  "Fix: get the predictor again from a source you trust.")
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in ("labels", "proba", "train_counts", "label_names")}
+        stored = npz.load(data)
+        arrays = {key: stored[key] for key in ("labels", "proba", "train_counts", "label_names")}
     except (zipfile.BadZipFile, KeyError, ValueError) as err:
         raise ModelLoadError(f"{path} is not a validation record written by nlpkit ({one_line(err, 200)}); expected "
                              "arrays labels, proba, train_counts, label_names. Fix: get the predictor again.") from None

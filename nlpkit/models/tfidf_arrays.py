@@ -15,17 +15,16 @@ checks them against the fitted estimator on every task.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import unicodedata
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from nlpkit import npz
 from nlpkit.errors import ConfigError, ModelLoadError, one_line
 from nlpkit.models.base import check_texts
 
@@ -53,19 +52,7 @@ def save(model: Any, directory: Path) -> None:
         }
     directory = Path(directory)
     (directory / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
-    _write_npz(directory / ARRAYS_FILE, arrays)
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez_compressed``'s format with a fixed member order and timestamp: the same model, the same bytes
-    (and so the same digest), whenever it is saved."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for name in sorted(arrays):
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.asarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, buffer.getvalue(), compresslevel=6)
+    (directory / ARRAYS_FILE).write_bytes(npz.to_bytes(arrays))
 
 
 def _blocks(features: Any, pairs: bool, arrays: dict[str, np.ndarray]) -> list[dict[str, Any]]:
@@ -176,12 +163,10 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
                              "whole predictor directory again.")
     data = path.read_bytes()
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
+        unpacked = npz.unpacked_size(data)
         if unpacked > MAX_ARRAYS_BYTES:
             raise ModelLoadError(f"{path} would unpack to {unpacked} bytes; expected at most {MAX_ARRAYS_BYTES}. {FIX}")
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+        return npz.load(data)
     except ModelLoadError:
         raise
     except Exception as err:  # not a zip, a member that is not .npy, or an object array (refused: pickle)
