@@ -35,7 +35,7 @@ from nlpkit._version import __version__
 from nlpkit.article import Article, as_article, read_article
 from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError
 from nlpkit.predict import Predictor
-from nlpkit.predictor_files import CACHE_DIRS, METADATA_FILE
+from nlpkit.predictor_files import METADATA_FILE, copy_sealed
 
 __all__ = ["Analyzer", "read_article", "save_bundle"]
 ROLES = installed.ROLES
@@ -166,13 +166,14 @@ def _as_predictor(role: str, source: Any) -> Predictor:
 
 
 def _copy_member(predictor: Predictor, destination: Path) -> None:
-    """Copy the predictor's sealed folder byte for byte, or save it when it has none (loaded from MLflow)."""
+    """Copy the predictor's sealed files byte for byte, or save it when it has no folder (loaded from MLflow),
+    with everything it predicts with (calibrator, sealed data files), leaving ``predictor`` itself untouched."""
     source = predictor.path
     if source is not None and (Path(source) / METADATA_FILE).is_file():
-        shutil.copytree(source, destination, ignore=lambda d, names: [n for n in names if Path(d) == Path(source)
-                                                                       and n in CACHE_DIRS])
+        copy_sealed(Path(source), destination)
     else:
-        Predictor(predictor.model, dict(predictor.metadata)).save(destination)
+        Predictor(predictor.model, dict(predictor.metadata), calibrator=predictor.calibrator,
+                  data_files=predictor.data_files).save(destination)
 
 
 def _empty_folder(directory: Path) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import keyword
 import os
 import re
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -171,12 +170,7 @@ def stage(uri: str, destination: Path, scratch: Path, role: str | None = None) -
             f"Bundle role {role!r} needs a {role} predictor; got {uri!r}, whose task is {predictor.task!r}. "
             f"Fix: pass it as {predictor.task}=MODEL, or give the {role} role a {role} predictor."
         )
-    for rel in [*predictor.metadata["files"], files.METADATA_FILE]:
-        (destination / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / rel, destination / rel)
-    metadata = files.read_metadata(destination)
-    files.verify(destination, metadata)
-    return metadata
+    return files.copy_sealed(source, destination)
 
 
 def requirement(metadata: dict[Any, dict[str, Any]]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,17 @@ def _compare(directory: Path, expected: dict[str, str], actual: dict[str, str]) 
             f"({len(changed)} changed in all: {changed[:5]}). Fix: get the predictor again from its source; never "
             "load a modified model."
         )
+
+
+def copy_sealed(source: Path, destination: Path) -> dict[str, Any]:
+    """Copy the predictor in ``source`` (the files its seal lists, and ``nlpkit.json``; no caches) into
+    ``destination``, check the copy against the seal, and return its metadata."""
+    for rel in [*read_metadata(source)["files"], METADATA_FILE]:
+        (destination / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / rel, destination / rel)
+    metadata = read_metadata(destination)
+    verify(destination, metadata)
+    return metadata
 
 
 def read_metadata(directory: Path) -> dict[str, Any]:

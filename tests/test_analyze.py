@@ -325,3 +325,19 @@ def test_readme_example_builds_the_bundle_and_analyzes_the_article(tmp_path):
     assert [s["target"] for s in result["stance"]] == README_TARGETS
     for driver in result["escalation"]["drivers"]:
         assert article.field(driver["field"])[driver["start"]:driver["end"]] == driver["sentence"]
+
+
+def test_a_member_without_a_folder_is_saved_with_its_calibrator_and_data_files(members, tmp_path):
+    """A Predictor loaded from an MLflow URI has no folder: save_bundle saves it, with everything it predicts with."""
+    from nlpkit import calibrators
+
+    loaded = Predictor.load(members["escalation"])
+    texts = [ESCALATORY, NEUTRAL_1, NEUTRAL_2]
+    loaded.calibrator = calibrators.fit("temperature", loaded.predict_proba(texts * 3),
+                                        ["escalatory", "neutral", "neutral"] * 3, loaded.labels)
+    loaded.path = None  # as Predictor.load leaves a predictor whose MLflow download is gone
+    assert loaded.data_files  # training sealed validation.npz into it
+    bundle = save_bundle(tmp_path / "b", escalation=loaded)
+    member = Analyzer.load(bundle).members["escalation"]
+    np.testing.assert_array_equal(member.predict_proba(texts), loaded.predict_proba(texts))
+    assert member.calibrator is not None and member.data_files == loaded.data_files
