@@ -36,6 +36,7 @@ _EXPORTS = {
     "TrainResult": "nlpkit.train",
     "compose": "nlpkit.config",
     "estimate_prevalence": "nlpkit.prevalence_report",
+    "evaluate_file": "nlpkit.assess",
     "load_data": "nlpkit.data",
     "train": "nlpkit.train",
 }
@@ -52,12 +53,14 @@ __all__ = [
     "__version__",
     "compose",
     "estimate_prevalence",
+    "evaluate_file",
     "load_data",
     "train",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from nlpkit.analyze import Analyzer
+    from nlpkit.assess import evaluate_file
     from nlpkit.config import compose
     from nlpkit.data import load_data
     from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError

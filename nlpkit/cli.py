@@ -1,4 +1,5 @@
-"""The ``nlpkit`` command: ``nlpkit predict --model URI FILE...``, ``nlpkit package`` (training is ``nlpkit-train``)."""
+"""The ``nlpkit`` command: ``nlpkit predict --model URI FILE...``, ``nlpkit evaluate``, ``nlpkit package`` (training is
+``nlpkit-train``)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--pretty", action="store_true", help="indent the JSON")
     analyze.set_defaults(func=_analyze)
 
+    _evaluate_parser(sub)
     prev = sub.add_parser("prevalence", help="share of each class overall and per group (--by), with 95%% CIs, "
                           "by classify-and-count and adjusted quantifiers (cc, pcc, acc, pacc, sld)")
     prev.add_argument("model", help="predictor directory, runs:/<id>/model, models:/<name>/<version> or package name")
@@ -110,6 +112,48 @@ def _parser() -> argparse.ArgumentParser:
     prev.add_argument("--tracking-uri", help="also log an MLflow run (table, plot) linked to the model's run")
     prev.set_defaults(func=_prevalence)
     return parser
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("evaluate", help="score a predictor on a labelled file: macro-F1 with a 95%% bootstrap CI, "
+                        "accuracy, per-class figures, confusion matrix; logged as an MLflow evaluation run")
+    ev.add_argument("model", help="predictor directory, runs:/<id>/model, models:/<name>/<version> or package name")
+    ev.add_argument("--data", required=True, type=Path, help="labelled .csv/.tsv, .jsonl/.json or .parquet file")
+    ev.add_argument("--text-column", default="text", help="column holding the text (default: text)")
+    ev.add_argument("--label-column", default="label", help="column holding the gold label (default: label)")
+    ev.add_argument("--target-column", help="stance target column (default: the model's target field)")
+    ev.add_argument("--label-map", help="gold labels onto model labels, e.g. conflict=escalatory,cooperation=de_escalatory")
+    ev.add_argument("--drop-unmapped", action="store_true", help="drop rows whose label is not a model label")
+    ev.add_argument("--labels", choices=["present", "all"], default="present",
+                    help="macro-F1 over the labels present in the gold data (default) or over all model labels")
+    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the CI (default: 1000)")
+    ev.add_argument("--tracking-uri", help="MLflow store: log an evaluation run linked to the model's run "
+                    "(default: $MLFLOW_TRACKING_URI; MLflow model URIs always log)")
+    ev.add_argument("--no-log", action="store_true", help="do not log an MLflow run")
+    ev.add_argument("--out", type=Path, help="write evaluation.json, per_class.csv, confusion_matrix.csv, predictions.csv")
+    ev.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    extras.require("train", "nlpkit evaluate")
+    from nlpkit import assess
+
+    result = assess.evaluate_file(
+        args.model, args.data, text_column=args.text_column, label_column=args.label_column,
+        label_map=args.label_map, target_column=args.target_column, labels=args.labels,
+        drop_unmapped=args.drop_unmapped, n_resamples=args.bootstrap, tracking_uri=args.tracking_uri,
+    )
+    print(result.format())
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not args.no_log and (uri or args.model.startswith(("runs:/", "models:/"))):
+        from nlpkit.assess_tracking import log_evaluation
+
+        run_id = log_evaluation(result, uri)  # also sets result.model_run_id, which --out records
+        linked = f"linked to model run {result.model_run_id}" if result.model_run_id else "no model run found"
+        print(f"MLflow evaluation run: {run_id} ({linked})")
+    if args.out:
+        print(f"written: {', '.join(str(p) for p in assess.write(result, args.out))}")
+    return 0
 
 
 def _prevalence(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import datasets
 from datasets import Dataset, DatasetDict
@@ -49,6 +49,19 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, floa
     splits = handle_duplicates(splits, data_cfg.split, where, report if report is not None else {})
     _check_train(splits["train"], where)
     return splits
+
+
+def load_labelled(data_cfg: DictConfig, task_cfg: DictConfig, check: Callable[[Dataset, str], None] | None = None) -> Dataset:
+    """One labelled data set, unsplit, read and normalised exactly as for training (columns renamed by
+    ``data.columns``, text fields joined, labels mapped by ``data.label_map``): what ``nlpkit evaluate`` scores.
+    ``check(raw, where)``, if given, sees the rows as read (before renaming) and may raise its own errors."""
+    datasets.disable_progress_bars()
+    raw, where = _load_raw(data_cfg)
+    ds = _as_one_dataset(raw, data_cfg.split.column)
+    if check is not None:
+        check(ds, where)
+    ds = _rename_columns(ds, data_cfg.columns, where)
+    return _normalise(ds, data_cfg, task_cfg, where)
 
 
 def model_inputs(ds: Dataset) -> list[Any]:

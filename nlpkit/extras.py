@@ -25,7 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "prevalence": ("quapy", "matplotlib"),
 }
 # public names of the package root that need the training stack
-TRAINING_NAMES = frozenset({"train", "TrainResult", "compose", "load_data"})
+TRAINING_NAMES = frozenset({"train", "TrainResult", "compose", "load_data", "evaluate_file"})
 
 
 def missing(extra: str) -> list[str]:

@@ -273,3 +273,42 @@ def postgres_uri() -> Iterator[str]:
         conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         conn.close()
+
+
+# -- README commands: every command of a ```bash block is fetched here by the test that runs it ------------------
+README = ROOT / "README.md"
+
+
+def _strip_comment(line: str) -> str:
+    """``line`` without a shell comment (a ``#`` at the start of a word, outside quotes)."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def readme_commands(text: str | None = None) -> list[str]:
+    """Every command in the README's fenced ```bash blocks: ``\\`` continuations joined, comments and blank lines
+    dropped, runs of spaces collapsed to one."""
+    text = README.read_text() if text is None else text
+    commands = []
+    for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        commands += [" ".join(c.split()) for c in map(_strip_comment, joined.splitlines()) if c.strip()]
+    return commands
+
+
+def readme_command(start: str) -> str:
+    """The one README command that is ``start`` or begins with it (whitespace-insensitive), exactly as the README
+    shows it; fails the test when there is none or several. A test that runs a README command gets its text
+    here, with a string literal (tests/test_readme.py checks statically that every README command is fetched)."""
+    wanted = " ".join(start.split())
+    found = [c for c in readme_commands() if c == wanted or c.startswith(wanted + " ")]
+    if len(found) != 1:
+        pytest.fail(f"{len(found)} README commands start with {wanted!r} (expected exactly one): {found}")
+    return found[0]
