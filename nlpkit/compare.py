@@ -4,6 +4,7 @@ every run stores its test predictions as an artifact, so nothing is retrained.""
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import asdict
 from typing import Any
@@ -51,7 +52,8 @@ def compare_groups(client: Any, parent_id: str, config_a: str, config_b: str, me
     sa, sb = summarize(values[config_a]), summarize(values[config_b])
     return {"kind": "seed_groups", "a": config_a, "b": config_b, "metric": metric, "n_a": sa.n, "n_b": sb.n,
             "mean_a": sa.mean, "mean_b": sb.mean, "sd_a": sa.sd, "sd_b": sb.sd, "diff": diff, "ci_low": low,
-            "ci_high": high}
+            "ci_high": high, "distinct_a": sa.distinct, "distinct_b": sb.distinct,
+            "seed_effect": "none" if sa.all_identical and sb.all_identical else "yes"}
 
 
 def run_in_group(client: Any, parent_id: str, selector: str, seed: int) -> str:
@@ -96,11 +98,18 @@ def format_comparison(result: dict[str, Any]) -> str:
             f"{r['only_b_correct']}, statistic {r['mcnemar_statistic']:.3f}, p = {r['mcnemar_p']:.4f}",
         ])
     r = result
-    return "\n".join([
+    lines = [
         f"seed groups ({r['metric']}): B='{r['b']}' vs A='{r['a']}'",
         f"A: mean {r['mean_a']:.4f} ± {r['sd_a']:.4f} (n={r['n_a']})   B: mean {r['mean_b']:.4f} ± {r['sd_b']:.4f} (n={r['n_b']})",
-        f"B-A = {r['diff']:+.4f} (95% Welch CI [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}])",
-    ])
+    ]
+    if r.get("seed_effect") == "none" or math.isnan(r["ci_low"]):
+        return "\n".join(lines + [
+            f"B-A = {r['diff']:+.4f} (95% Welch CI n/a: all seeds identical in both groups)",
+            "warning: every seed gave the same result in each group, so the seed changes neither the model nor the "
+            "split and there is no seed variance to test. For a seed study let the seed drive the split too "
+            "(data.split.seed=${seed}), or compare two runs on the same test set (nlpkit compare RUN_A RUN_B).",
+        ])
+    return "\n".join(lines + [f"B-A = {r['diff']:+.4f} (95% Welch CI [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}])"])
 
 
 def log_comparison(client: Any, experiment_id: str, result: dict[str, Any]) -> str:

@@ -19,19 +19,32 @@ class Summary:
     sd: float
     ci_low: float
     ci_high: float
+    distinct: int = 1  # how many different values there were (to 12 decimals)
+
+    @property
+    def all_identical(self) -> bool:
+        """Several values, all the same: the sd of 0 and the zero-width CI measure nothing (e.g. seeds that
+        change neither the model nor the split), so they must not be read as certainty."""
+        return self.n >= 2 and self.distinct == 1
+
+
+def distinct_values(values: Sequence[float], decimals: int = 12) -> int:
+    """How many different values ``values`` holds, compared to ``decimals`` decimals."""
+    return int(len(np.unique(np.round(np.asarray(values, dtype=float), decimals))))
 
 
 def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
-    """Mean, sample sd and Student-t CI of the mean; with one value the CI collapses to it."""
+    """Mean, sample sd and Student-t CI of the mean; with one value the CI collapses to it (check
+    ``Summary.all_identical`` before reading a zero-width CI from several values)."""
     x = np.asarray(values, dtype=float)
     if len(x) == 0:
         raise ValueError("summarize() needs at least one value; got none.")
-    mean = float(x.mean())
-    if len(x) == 1:
-        return Summary(1, mean, 0.0, mean, mean)
+    mean, distinct = float(x.mean()), distinct_values(x)
+    if len(x) == 1 or distinct == 1:
+        return Summary(len(x), mean, 0.0, mean, mean, distinct)
     sd = float(x.std(ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, len(x) - 1) * sd / np.sqrt(len(x)))
-    return Summary(len(x), mean, sd, mean - half, mean + half)
+    return Summary(len(x), mean, sd, mean - half, mean + half, distinct)
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,9 @@ def compare_predictions(
 
 
 def difference_of_means(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """mean(B) - mean(A) with a Welch t confidence interval (seed groups of size >= 2 each)."""
+    """mean(B) - mean(A) with a Welch t confidence interval (seed groups of size >= 2 each). When neither group
+    varies (every seed gave the same value) there is no interval to estimate: the bounds are NaN, not a
+    zero-width interval that would read as certainty."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(x) < 2 or len(y) < 2:
         raise ValueError(f"difference_of_means needs >= 2 values per group; got {len(x)} and {len(y)}.")
@@ -111,7 +126,7 @@ def difference_of_means(a: Sequence[float], b: Sequence[float], confidence: floa
     diff = float(y.mean() - x.mean())
     se = float(np.sqrt(va + vb))
     if se == 0:
-        return diff, diff, diff
+        return diff, float("nan"), float("nan")
     dof = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
     half = float(stats.t.ppf((1 + confidence) / 2, dof) * se)
     return diff, diff - half, diff + half

@@ -147,23 +147,49 @@ def aggregate(client: Any, parent_id: str, metric_keys: tuple[str, ...] = AGGREG
             if values:
                 s = summarize(values)
                 row["metrics"].update({f"{key}/mean": s.mean, f"{key}/sd": s.sd, f"{key}/ci_low": s.ci_low,
-                                       f"{key}/ci_high": s.ci_high, f"{key}/n": float(s.n)})
+                                       f"{key}/ci_high": s.ci_high, f"{key}/n": float(s.n),
+                                       f"{key}/distinct": float(s.distinct)})
+        row["seed_effect"] = seed_effect(row["metrics"], metric_keys)
         rows.append(row)
     return rows
 
 
+def seed_effect(metrics: dict[str, float], keys: tuple[str, ...]) -> str:
+    """``none`` when several seeds gave identical values of every metric (the seed changed neither the model
+    nor the split), ``yes`` when some metric varied, ``n/a`` with fewer than two seeds."""
+    counts = [(metrics[f"{k}/n"], metrics.get(f"{k}/distinct", 2.0)) for k in keys if f"{k}/n" in metrics]
+    if not counts or max(n for n, _ in counts) < 2:
+        return "n/a"
+    return "none" if all(d == 1 for _, d in counts) else "yes"
+
+
 def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...] = ("test/macro_f1", "test/accuracy")) -> str:
-    """The aggregate as a markdown table: mean ± sd [95% CI] per metric, with job counts."""
-    head = "| configuration | jobs ok | jobs failed | " + " | ".join(f"{k} mean ± sd [95% CI]" for k in keys) + " |"
-    lines = [head, "|---|---:|---:|" + "---:|" * len(keys)]
+    """The aggregate as a markdown table: mean ± sd [95% CI] per metric, with job counts and the number of
+    distinct results among the seeds (of the first metric); a metric on which every seed agreed shows
+    "n/a: all seeds identical" instead of a zero-width CI, and a warning line under the table says why."""
+    head = ("| configuration | jobs ok | jobs failed | " + " | ".join(f"{k} mean ± sd [95% CI]" for k in keys)
+            + " | distinct results |")
+    lines = [head, "|---|---:|---:|" + "---:|" * len(keys) + "---:|"]
+    warnings = []
     for r in rows:
-        cells = []
-        for k in keys:
-            m = r["metrics"]
-            cells.append(f"{m[k + '/mean']:.3f} ± {m[k + '/sd']:.3f} [{m[k + '/ci_low']:.3f}, {m[k + '/ci_high']:.3f}]"
-                         if f"{k}/mean" in m else "n/a")
-        lines.append(f"| {r['config']} | {r['n_ok']} | {r['n_failed']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        m = r["metrics"]
+        cells = [_cell(m, k) for k in keys]
+        distinct = f"{m[keys[0] + '/distinct']:.0f} of {m[keys[0] + '/n']:.0f}" if f"{keys[0]}/distinct" in m else "n/a"
+        lines.append(f"| {r['config']} | {r['n_ok']} | {r['n_failed']} | " + " | ".join(cells) + f" | {distinct} |")
+        if seed_effect(m, keys) == "none":
+            warnings.append(
+                f"warning: {r['config']}: all {m[keys[0] + '/n']:.0f} seeds gave identical results, so the seed changes "
+                "neither the model nor the split and sd/CI say nothing about variance. For a seed study, let the "
+                "seed drive the split too: data.split.seed=${seed}.")
+    return "\n".join(lines) + "\n" + "".join(f"\n{w}\n" for w in warnings)
+
+
+def _cell(m: dict[str, float], k: str) -> str:
+    if f"{k}/mean" not in m:
+        return "n/a"
+    if m.get(f"{k}/n", 0) >= 2 and m.get(f"{k}/distinct") == 1:
+        return f"{m[k + '/mean']:.3f} (n/a: all seeds identical)"
+    return f"{m[k + '/mean']:.3f} ± {m[k + '/sd']:.3f} [{m[k + '/ci_low']:.3f}, {m[k + '/ci_high']:.3f}]"
 
 
 def varying_keys(overrides: list[list[str]]) -> list[str]:

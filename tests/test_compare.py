@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,69 @@ def test_compare_seed_groups_and_report_inside_a_sweep(tmp_path, capsys):
     assert table.startswith("| configuration | jobs ok | jobs failed |") and table.count("| 2 | 0 |") == 2
     assert cli_main(["compare", "--sweep", pid, "seed=0", "model=tfidf_svm", "--tracking-uri", uri]) == 1
     assert "matches 0 configurations" in capsys.readouterr().err
+
+
+def seed_tree(uri: str, values: dict[str, list[float]]) -> str:
+    """A sweep parent with one FINISHED child per (configuration, seed) in a real sqlite store, tagged as nlpkit's
+    sweep callback and jobs tag them, with ``test/macro_f1`` and ``test/accuracy`` = the given values."""
+    from nlpkit.store import open_store
+
+    client = open_store(uri)
+    experiment = client.create_experiment("seeds")
+    parent = client.create_run(experiment, tags={"nlpkit.sweep": "true"}).info.run_id
+    for config, scores in values.items():
+        for seed, score in enumerate(scores):
+            overrides = json.dumps([config, f"seed={seed}"])
+            child = client.create_run(experiment, tags={"mlflow.parentRunId": parent, "nlpkit.overrides": overrides})
+            for key in ("test/macro_f1", "test/accuracy"):
+                client.log_metric(child.info.run_id, key, score)
+            client.log_param(child.info.run_id, "seed", str(seed))
+            client.set_terminated(child.info.run_id, "FINISHED")
+    return parent
+
+
+def test_identical_seeds_show_no_ci_and_a_warning_while_varying_seeds_keep_theirs(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'seeds.db'}"
+    pid = seed_tree(uri, {"model=a": [0.7, 0.7, 0.7], "model=b": [0.6, 0.7, 0.65]})
+    assert cli_main(["report", pid, "--tracking-uri", uri]) == 0
+    table = capsys.readouterr().out
+    assert "| model=a | 3 | 0 | 0.700 (n/a: all seeds identical) | 0.700 (n/a: all seeds identical) | 1 of 3 |" in table
+    assert "| model=b | 3 | 0 | 0.650 ± 0.050 [0.526, 0.774] | 0.650 ± 0.050 [0.526, 0.774] | 3 of 3 |" in table
+    assert table.count("warning:") == 1 and "warning: model=a: all 3 seeds gave identical results" in table
+    assert "data.split.seed=${seed}" in table and "± 0.000" not in table
+    assert cli_main(["compare", "--sweep", pid, "model=a", "model=b", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out  # one group varies: Welch's CI is defined
+    assert "B-A = -0.0500 (95% Welch CI [" in out and "warning" not in out
+
+
+def test_compare_seed_groups_that_both_never_vary_prints_no_interval(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'seeds.db'}"
+    pid = seed_tree(uri, {"model=a": [0.7, 0.7], "model=b": [0.75, 0.75]})
+    assert cli_main(["compare", "--sweep", pid, "model=a", "model=b", "--tracking-uri", uri, "--log"]) == 0
+    out = capsys.readouterr().out
+    assert "B-A = +0.0500 (95% Welch CI n/a: all seeds identical in both groups)" in out
+    assert "warning: every seed gave the same result in each group" in out and "[+0.0500, +0.0500]" not in out
+
+
+@pytest.mark.slow
+def test_seeds_that_change_nothing_are_reported_as_such(tmp_path, capsys):
+    """A deterministic model under a fixed split: every seed gives the same run. report and compare --sweep say
+    so (distinct results 1 of 2, a warning) instead of printing a zero-width CI as if it were certainty."""
+    uri = f"sqlite:///{tmp_path / 'sweep.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run([str(BIN / "nlpkit-train"), "-m", "model.C=1,4", "seed=0,1", "data.split.policy=random", *FAST],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    client = MlflowClient(uri)
+    parent = next(r for r in client.search_runs([client.get_experiment_by_name("escalation").experiment_id])
+                  if r.data.tags.get("nlpkit.sweep") == "true")
+    pid = parent.info.run_id
+    assert cli_main(["report", pid, "--tracking-uri", uri]) == 0
+    table = capsys.readouterr().out
+    assert table.count("(n/a: all seeds identical)") == 4 and table.count("| 1 of 2 |") == 2, table
+    assert "± 0.000" not in table
+    assert table.count("warning: model.C=") == 2 and "data.split.seed=${seed}" in table
+    assert client.get_run(pid).data.metrics["model.C-1/test/macro_f1/distinct"] == 1.0
+    assert cli_main(["compare", "--sweep", pid, "model.C=1", "model.C=4", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "Welch CI n/a: all seeds identical in both groups" in out and "warning: every seed gave the same" in out
