@@ -304,11 +304,12 @@ def readme_commands(text: str | None = None) -> list[str]:
 
 
 def readme_command(start: str) -> str:
-    """The one README command that is ``start`` or begins with it (whitespace-insensitive), exactly as the README
-    shows it; fails the test when there is none or several. A test that runs a README command gets its text
+    """The README command that is ``start``, else the one that begins with it (whitespace-insensitive), exactly as
+    the README shows it; fails the test when there is none or several. A test that runs a README command gets its text
     here, with a string literal (tests/test_readme.py checks statically that every README command is fetched)."""
     wanted = " ".join(start.split())
-    found = [c for c in readme_commands() if c == wanted or c.startswith(wanted + " ")]
+    commands = readme_commands()
+    found = [wanted] if wanted in commands else [c for c in commands if c.startswith(wanted + " ")]
     if len(found) != 1:
         pytest.fail(f"{len(found)} README commands start with {wanted!r} (expected exactly one): {found}")
     return found[0]

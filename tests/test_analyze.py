@@ -15,7 +15,7 @@ import pytest
 
 import nlpkit
 import nlpkit.cli
-from conftest import ROOT, file_overrides, tiny_rows, write_jsonl
+from conftest import ROOT, file_overrides, readme_command, tiny_rows, write_jsonl
 from nlpkit.analyze import Analyzer, read_article, save_bundle
 from nlpkit.article import as_article
 from nlpkit.config import compose
@@ -284,15 +284,15 @@ def test_a_failed_save_bundle_leaves_no_half_bundle(members, tmp_path):
 
 # -- the README example ----------------------------------------------------------------------------------------
 README_TARGETS = ["U.S. airstrikes in Iraq and Syria", "the 2015 Iran nuclear deal"]
-README_COMMAND = ('nlpkit analyze experiments/example_article/article.txt --bundle BUNDLE '
-                  '--target "U.S. airstrikes in Iraq and Syria" --target "the 2015 Iran nuclear deal" --pretty')
+README_COMMAND = readme_command("nlpkit analyze experiments/example_article/article.txt --bundle example-bundle")
+README_BUILD = readme_command("python experiments/example_article/run.py example-bundle")
 
 
 def _readme_command(bundle: Path) -> subprocess.CompletedProcess:
-    """The README's command as a user runs it (the ``nlpkit`` console script), with ``bundle`` for BUNDLE."""
+    """The README's command as a user runs it (the ``nlpkit`` console script), with ``bundle`` for example-bundle."""
     script = Path(sys.executable).parent / "nlpkit"
     launcher = [str(script)] if script.is_file() else [sys.executable, "-m", "nlpkit.cli"]
-    command = [*launcher, *shlex.split(README_COMMAND.replace("BUNDLE", str(bundle)))[1:]]
+    command = [*launcher, *shlex.split(README_COMMAND.replace("--bundle example-bundle", f"--bundle {bundle}"))[1:]]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120)
 
 
@@ -311,7 +311,9 @@ def test_readme_example_builds_the_bundle_and_analyzes_the_article(tmp_path):
     bundles them; then the README's nlpkit analyze command runs on the article (58-112 s measured on 2 shared cores)."""
     bundle = tmp_path / "example-bundle"
     start = time.perf_counter()
-    built = subprocess.run([sys.executable, "experiments/example_article/run.py", str(bundle)], cwd=ROOT,
+    python, script, name = shlex.split(README_BUILD)
+    assert python == "python" and name == bundle.name  # the README's command, with this test's folder
+    built = subprocess.run([sys.executable, script, str(bundle)], cwd=ROOT,
                            capture_output=True, text=True, encoding="utf-8", timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
     out = _readme_command(bundle)

@@ -20,7 +20,7 @@ from nlpkit.calibration import N_BINS, brier_score, evaluate_calibration, expect
 from nlpkit.config import compose, validate
 from nlpkit.errors import ConfigError, DataError, ModelLoadError
 from nlpkit.predict import Predictor
-from conftest import ESCALATORY, LABELS, NEUTRAL, file_overrides, tiny_model_overrides, tiny_rows, write_jsonl
+from conftest import ESCALATORY, LABELS, NEUTRAL, file_overrides, readme_command, tiny_model_overrides, tiny_rows, write_jsonl
 
 ABC = ["a", "b", "c"]
 TEXTS = [ESCALATORY[0], NEUTRAL[1], "Talks on a truce resumed after the shelling"]
@@ -278,7 +278,7 @@ def test_nlpkit_train_refuses_a_bad_method_in_one_line(tmp_path):
 
 # ---- the README section's commands ------------------------------------------------------------------------------
 
-README_COMMAND = "nlpkit-train model=tfidf_svm model.calibration=temperature"
+README_COMMAND = readme_command("nlpkit-train model=tfidf_svm model.calibration=temperature")
 
 
 def test_readme_command_logs_calibration_metrics_plots_and_a_calibrated_model(tmp_path):

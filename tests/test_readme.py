@@ -26,9 +26,10 @@ def fetched_commands() -> dict[str, list[str]]:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if _is_fetch(node):
                 wanted = " ".join(node.args[0].value.split())
-                for command in readme_commands():
-                    if command == wanted or command.startswith(wanted + " "):
-                        found.setdefault(command, []).append(path.name)
+                commands = readme_commands()
+                matches = [wanted] if wanted in commands else [c for c in commands if c.startswith(wanted + " ")]
+                for command in matches[:1] if len(matches) == 1 else []:
+                    found.setdefault(command, []).append(path.name)
     return found
 
 

@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from conftest import file_overrides, tiny_rows, write_jsonl
+from conftest import file_overrides, readme_command, tiny_rows, write_jsonl
 from nlpkit import outputs
 from nlpkit.errors import ConfigError, NlpkitError
 from nlpkit.procs import alive, process_tags, start_ticks
@@ -165,10 +165,12 @@ def test_runs_clean_dry_run_then_clean(tmp_path):
     client = open_store(uri)
     experiment = client.create_experiment("e")
     stale = client.create_run(experiment, run_name="stale", tags=process_tags() | {"nlpkit.pid": str(dead.pid)}).info.run_id
-    out = _nlpkit(tmp_path, "runs", "clean", "--dry-run", "--tracking-uri", uri)
+    dry_run, clean = readme_command("nlpkit runs clean --dry-run"), readme_command("nlpkit runs clean")
+    assert clean == "nlpkit runs clean"  # the README's commands, on its default store ./mlflow.db (= uri)
+    out = _nlpkit(tmp_path, *dry_run.split()[1:])
     assert f"would mark FAILED {stale} (e/stale): process {dead.pid} on " in out and out.count("\n") == 1
     assert client.get_run(stale).info.status == "RUNNING"
-    assert f"marked FAILED {stale} (e/stale)" in _nlpkit(tmp_path, "runs", "clean", "--tracking-uri", uri)
+    assert f"marked FAILED {stale} (e/stale)" in _nlpkit(tmp_path, *clean.split()[1:])
     assert client.get_run(stale).info.status == "FAILED"
     assert "no stale runs of host" in _nlpkit(tmp_path, "runs", "clean", "--tracking-uri", uri)
 
