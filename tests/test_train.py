@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from conftest import readme_command
 from nlpkit.train import format_results, train
 
 BIN = Path(sys.executable).parent
@@ -45,12 +47,13 @@ def run_cli(args: list[str], cwd: Path, env_uri: str) -> subprocess.CompletedPro
 
 def test_nlpkit_train_command_prints_results_and_logs_a_run(tmp_path):
     uri = f"sqlite:///{tmp_path / 'cli.db'}"
-    out = run_cli(["task=stance", "model=tfidf_logreg", "model.C=3"], tmp_path, uri)
+    command = readme_command("nlpkit-train task=stance model=tfidf_logreg model.C=3 seed=2")
+    out = run_cli(shlex.split(command)[1:], tmp_path, uri)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "macro_f1" in out.stdout and "MLflow run:" in out.stdout and "runs:/" in out.stdout
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("stance").experiment_id])
-    assert len(runs) == 1 and runs[0].data.params["model.C"] == "3.0"
+    assert len(runs) == 1 and runs[0].data.params["model.C"] == "3.0" and runs[0].data.params["seed"] == "2"
     assert (tmp_path / "outputs").is_dir()
 
 
@@ -75,3 +78,31 @@ def test_cli_typo_fails_at_start_up_naming_the_key(tmp_path):
     assert out.returncode != 0
     assert "model.Cc" in out.stderr
     assert not (tmp_path / "x.db").exists()  # nothing started
+
+
+def test_readme_cfg_job_prints_the_resolved_config(tmp_path):
+    out = run_cli(shlex.split(readme_command("nlpkit-train --cfg job"))[1:], tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "task:" in out.stdout and "kind: tfidf_logreg.v1" in out.stdout and not (tmp_path / "x.db").exists()
+
+
+README_TRAINING = [  # README, "For researchers": each command as written (cv: with and without its optional part)
+    (readme_command("nlpkit-train task=escalation model=tfidf_svm"), 1),
+    (readme_command("nlpkit-train data.split.policy=group data.split.group_column=source"), 1),
+    (readme_command("nlpkit-train data.split.policy=time data.split.dedupe=error"), 1),
+    (readme_command("nlpkit-train cv.folds=5").replace(" [cv.group_column=source]", ""), 6),
+    (readme_command("nlpkit-train cv.folds=5").replace("[", "").replace("]", ""), 6),
+    (readme_command("nlpkit-train -m task=topic,stance,escalation model=tfidf_logreg,tfidf_svm"), 7),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("command", "n_runs"), README_TRAINING, ids=lambda c: str(c)[13:40])
+def test_readme_training_commands_run_as_written(tmp_path, command, n_runs):
+    """Every run they open FINISHES (cv: a parent and 5 folds; the multirun: a parent and 6 jobs)."""
+    uri = f"sqlite:///{tmp_path / 'readme.db'}"
+    out = run_cli(shlex.split(command)[1:], tmp_path, uri)
+    assert out.returncode == 0, out.stderr[-3000:]
+    client = MlflowClient(uri)
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+    assert len(runs) == n_runs and all(r.info.status == "FINISHED" for r in runs), [r.info.run_name for r in runs]
