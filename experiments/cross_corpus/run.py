@@ -75,34 +75,39 @@ def cell(values: list[float]) -> str:
     return f"{values[0]:.3f} [{values[1]:.3f}, {values[2]:.3f}]"
 
 
-def study(family: str, store: Path, root: Path, reverse: bool) -> dict:
+def study(family: str, store: Path, root: Path, reverse: bool, subset_only: bool) -> dict:
     un = root / "un_quadclass" / "en_quadclass.csv"
     trained = train("conflibert_cameo", family, store)
     result = {"family": family, "cameo_test": trained["test"]}
-    three = evaluate(trained["run_id"], un, label_map("un_quadclass"), store, f"{family}-un3")
-    quad = evaluate(trained["run_id"], un, label_map("un_quadclass", keep_neutral=False), store, f"{family}-un2",
-                    "--drop-unmapped")
-    quad_all = evaluate(trained["run_id"], un, label_map("un_quadclass", keep_neutral=False), store,
-                        f"{family}-un2-all", "--drop-unmapped", "--labels", "all")
-    for key, found in (("un3", three), ("un2", quad), ("un2_all", quad_all)):
+    subset = label_map("un_quadclass", keep_neutral=False)
+    cameo_test = root / "conflibert_cameo" / "test.csv"
+    control = evaluate(trained["run_id"], cameo_test, label_map("conflibert_cameo", keep_neutral=False), store,
+                       f"{family}-cameo2", "--drop-unmapped")  # in-domain, on the same two labels as "un2"
+    result |= {"cameo2": [control["macro_f1"], *control["ci"]], "cameo2_n": control["n"]}
+    runs = [("un2", subset, f"{family}-un2", "--drop-unmapped")]
+    if not subset_only:
+        runs += [("un3", label_map("un_quadclass"), f"{family}-un3"),
+                 ("un2_all", subset, f"{family}-un2-all", "--drop-unmapped", "--labels", "all")]
+    for key, mapping, name, *extra in runs:
+        found = evaluate(trained["run_id"], un, mapping, store, name, *extra)
         result[key] = [found["macro_f1"], *found["ci"]]
         result[f"{key}_n"] = found["n"]
     if reverse:
         back = train("un_quadclass", family, store)
-        cameo = evaluate(back["run_id"], root / "conflibert_cameo" / "test.csv", label_map("conflibert_cameo"), store,
-                         f"{family}-reverse")
+        cameo = evaluate(back["run_id"], cameo_test, label_map("conflibert_cameo"), store, f"{family}-reverse")
         result |= {"un_test": back["test"], "reverse": [cameo["macro_f1"], *cameo["ci"]]}
     return result
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| family | ConfliBERT test (in-domain) | UN, 3 classes (irrelevant = neutral) | UN, conflict/cooperation "
-             "only (2 present labels) | same, `--labels all` (absent neutral = 0) | UN test (in-domain) | "
-             "UN-trained on ConfliBERT test |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| family | ConfliBERT test (in-domain, 3 classes) | ConfliBERT test, conflict/cooperation only | "
+             "UN, conflict/cooperation only (2 present labels) | same, `--labels all` (absent neutral = 0) | "
+             "UN, 3 classes (irrelevant = neutral) | UN test (in-domain) | UN-trained on ConfliBERT test |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        reverse = [cell(r[k]) if k in r else "not run" for k in ("un_test", "reverse")]
-        lines.append(f"| {r['family']} | {cell(r['cameo_test'])} | {cell(r['un3'])} | {cell(r['un2'])} | "
-                     f"{cell(r['un2_all'])} | {' | '.join(reverse)} |")
+        keys = ("cameo_test", "cameo2", "un2", "un2_all", "un3", "un_test", "reverse")
+        cells = [cell(r[k]) if k in r else "not run" for k in keys]
+        lines.append(f"| {r['family']} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -111,13 +116,18 @@ def main() -> None:
     parser.add_argument("--store", type=Path, required=True, help="folder for mlflow.db, predictors and reports")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES))
     parser.add_argument("--no-reverse", action="store_true", help="skip training on UN and scoring ConfliBERT")
+    parser.add_argument("--subset-only", action="store_true",
+                        help="score UN only without its 'irrelevant' class (one pass over the UN file, for slow encoders)")
+    parser.add_argument("--add", action="store_true", help="keep the other families already in results.json")
     args = parser.parse_args()
     root, store = data_root(), args.store.resolve()
     store.mkdir(parents=True, exist_ok=True)
-    results = []
+    path = HERE / "results.json"
+    kept = json.loads(path.read_text()) if args.add and path.is_file() else []
+    results = [r for r in kept if r["family"] not in args.families]
     for family in args.families:
-        results.append(study(family, store, root, not args.no_reverse))
-        (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        results.append(study(family, store, root, not args.no_reverse, args.subset_only))
+        path.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
 
 
