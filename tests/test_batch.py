@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import train_tiny_predictor, write_jsonl
+from conftest import readme_command, train_tiny_predictor, train_tiny_tracked, write_jsonl
 
 from nlpkit import batch, batch_output
 from nlpkit.cli import main as cli_main
@@ -226,3 +227,21 @@ def test_batch_modules_import_no_heavy_or_optional_package():
             "print([m for m in ('pandas', 'hydra', 'datasets', 'mlflow', 'pyarrow', 'tqdm') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_readme_command_scores_a_csv_from_an_mlflow_run_into_parquet(tmp_path, monkeypatch):
+    """README, "Batch scoring": the command as written, on a tracked tiny model's run."""
+    pytest.importorskip("pyarrow", reason="Parquet output needs the batch extra")
+    import pyarrow.parquet as pq
+
+    trained = train_tiny_tracked(tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    texts = ["Artillery shelled the border town overnight", "Negotiators welcomed progress in the talks"]
+    with (tmp_path / "articles.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([["url", "body"], *([f"https://example.org/{i}", t] for i, t in enumerate(texts))])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
+    command = readme_command("nlpkit predict --model runs:/<run id>/model articles.csv")
+    assert cli_main(shlex.split(command.replace("<run id>", trained.run_id))[1:]) == 0
+    table = pq.read_table(tmp_path / "scores.parquet").to_pylist()
+    assert [row["id"] for row in table] == ["https://example.org/0", "https://example.org/1"]
+    assert [row["label"] for row in table] == trained.predictor.predict(texts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 pytest.importorskip("quapy", reason="nlpkit prevalence needs `pip install -e .[prevalence]`")
 
-from conftest import file_overrides, tiny_rows, train_tiny_predictor, write_jsonl  # noqa: E402
+from conftest import file_overrides, readme_command, tiny_rows, train_tiny_predictor, write_jsonl  # noqa: E402
 from nlpkit.cli import main as cli_main  # noqa: E402
 from nlpkit.errors import ConfigError, DataError  # noqa: E402
 from nlpkit.predict import Predictor  # noqa: E402
@@ -142,10 +143,13 @@ def test_training_seals_the_validation_predictions_into_the_predictor(model_dir)
     assert record.train_counts.sum() == len(tiny_rows()) - meta["metrics"]["validation/n"] - meta["metrics"]["test/n"]
 
 
-def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys):
-    table, png = tmp_path / "prev.csv", tmp_path / "prev.png"
-    code = cli_main(["prevalence", str(model_dir), "--data", str(dated), "--by", "date:month", "--bootstrap", "50",
-                     "--output", str(table), "--plot", str(png)])
+def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys, monkeypatch):
+    """The README's command as written, with this module's predictor for path/to/predictor."""
+    table, png = tmp_path / "prevalence.csv", tmp_path / "prevalence.png"
+    (tmp_path / "articles.jsonl").write_text(dated.read_text())
+    monkeypatch.chdir(tmp_path)
+    command = readme_command("nlpkit prevalence path/to/predictor").replace("path/to/predictor", str(model_dir))
+    code = cli_main(shlex.split(command)[1:])
     assert code == 0, capsys.readouterr().err
     with open(table) as handle:
         rows = list(csv.DictReader(handle))
