@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import (
     fresh_venv,
+    readme_command,
     tiny_model_overrides,
     train_tiny_predictor,
     venv_env,
@@ -244,6 +245,23 @@ def test_runtime_only_install_packages_the_same_wheel_offline(runtime_venv, buil
     out = run([runtime_venv / "bin" / "nlpkit", "package", source, "--name", NAME, "--version", VERSION, "--out", tmp_path])
     assert out.returncode == 0, out.stderr[-3000:]
     assert Path(out.stdout.strip()).read_bytes() == built.read_bytes()
+
+
+def test_readme_package_install_and_predict_commands_run_as_written(runtime_venv, source, tmp_path):
+    """README, "Share a predictor as a pip package": the three commands in a shell whose PATH starts with the
+    runtime-only venv (its pip; the wheel's one dependency, nlpkit's runtime, is already there), with this
+    module's predictor for the README's outputs/.../predictor path."""
+    package_command = readme_command("nlpkit package outputs/2026-12-06/19-57-59-31380-ff27da/predictor")
+    written_path = package_command.split()[2]
+    commands = [package_command.replace(written_path, str(source)),
+                readme_command("pip install dist/conflict_escalation_en-1.0.0-py3-none-any.whl"),
+                readme_command("nlpkit predict --model conflict-escalation-en news.jsonl")]
+    write_jsonl(tmp_path / "news.jsonl", [{"text": t} for t in TEXTS])
+    env = {**venv_env(), "PATH": f"{runtime_venv / 'bin'}:{venv_env()['PATH']}"}
+    for command in commands:
+        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, f"{command}: {out.stderr[-3000:]}"
+    assert [line.split("\t")[1] for line in out.stdout.splitlines()] == Predictor.load(source).predict(TEXTS)
 
 
 # -- an encoder predictor: the wheel plus the onnx extra, no torch ---------------------------------------------
