@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shlex
 import subprocess
 import zipfile
 from email.parser import Parser
@@ -273,7 +274,12 @@ def test_encoder_package_runs_on_onnx_runtime_without_torch(tiny_encoder_dir, bu
     wheel = package([str(predictor_dir)], "conflict-encoder-test", "1.0.0", tmp_path / "dist")
     meta = Parser().parsestr(members(wheel)["conflict_encoder_test-1.0.0.dist-info/METADATA"].decode())
     assert meta.get_all("Requires-Dist") == [f"nlpkit-conflict[onnx]>={__version__},{MINOR_LINE}"]
-    venv = fresh_venv(tmp_path / "venv", str(built_wheel), str(wheel))  # the onnx extra comes from the index
+    # README, "Encoder predictors without torch": pip install "nlpkit-conflict[onnx]", with this checkout's wheel
+    # standing in for PyPI's (the onnx extra's packages come from the index), then the predictor's wheel
+    readme = shlex.split(readme_command('pip install "nlpkit-conflict[onnx]"'))
+    assert readme[:2] == ["pip", "install"] and readme[2:] == ["nlpkit-conflict[onnx]"]
+    venv = fresh_venv(tmp_path / "venv", f"nlpkit-conflict[onnx] @ {built_wheel.as_uri()}")
+    install(venv, wheel)
     code = ("import importlib.util as u, json, sys, conflict_encoder_test as m\n"
             "p = m.load(runtime='onnx')\n"
             "print(json.dumps({'absent': [n for n in ('torch', 'transformers') if u.find_spec(n) is None],"

@@ -4,9 +4,13 @@ of the wheel: test_runtime.py)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
+
+import pytest
+from conftest import NETWORK_ERRORS, ROOT, readme_command, venv_env
 
 
 def test_wheel_ships_configs_and_corpus_and_trains_outside_the_checkout(tmp_path, built_wheel):
@@ -26,3 +30,23 @@ def test_wheel_ships_configs_and_corpus_and_trains_outside_the_checkout(tmp_path
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.startswith(str(site))
+
+
+@pytest.mark.slow
+def test_readme_quick_start_command_1_in_a_copy_of_the_checkout(tmp_path):
+    """README, quick start, command 1, as written, in a copy of the checkout's tracked files (its .venv must not
+    land in the developer's checkout): a fresh venv, the train extra from the package index, a default training
+    run that prints its results table and saves a predictor."""
+    command = readme_command('python3 -m venv .venv && .venv/bin/pip install ".[train]"')
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        if (ROOT / name).is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tmp_path / name)
+    out = subprocess.run(["bash", "-ec", command], cwd=tmp_path, env={**venv_env(), "MLFLOW_DISABLE_TELEMETRY": "true"},
+                         capture_output=True, text=True, timeout=1800)
+    if out.returncode and NETWORK_ERRORS.search(out.stderr):
+        pytest.skip(f"the quick start installs from the package index: {out.stderr[-300:]}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "split            n  accuracy  macro_f1" in out.stdout and "predictor saved to:" in out.stdout
+    assert (tmp_path / "mlflow.db").is_file()

@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import venv
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,7 +25,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from conftest import free_port, train_tiny_tracked, wait_until_up
+from conftest import free_port, readme_command, train_tiny_tracked, wait_until_up
 from nlpkit import Predictor
 from nlpkit.mlflow_schema import output_columns
 
@@ -37,8 +36,14 @@ ESC_URI = "models:/nlpkit-escalation@champion"
 STANCE_URI = "models:/nlpkit-stance@champion"
 README_ARTICLE = {"title": "Talks resume in Geneva",
                   "text": "Negotiators agreed to extend the ceasefire and reopen the border crossing."}
-README_CURL = ("curl -s http://127.0.0.1:5001/invocations -H 'Content-Type: application/json' "
-               f"-d '{json.dumps({'dataframe_records': [README_ARTICLE]})}'")
+README_CURL = readme_command("curl -s http://127.0.0.1:5001/invocations")
+# README, "Serve a model over HTTP": run as written, in one shell (the export holds for the commands after it)
+README_REGISTER = "\n".join([
+    readme_command("export MLFLOW_TRACKING_URI=sqlite:///mlflow.db"),
+    readme_command("nlpkit-train tracking.registered_model_name=nlpkit-escalation tracking.registered_model_alias=champion"),
+    readme_command("mlflow artifacts download -u models:/nlpkit-escalation@champion -d served-model")])
+README_VENV = readme_command("python3 -m venv serve-venv")
+README_SERVE = readme_command("PATH=$PWD/serve-venv/bin:$PATH mlflow models serve -m served-model")
 # Training packages the serving venv must not get (MLflow itself brings pandas and matplotlib).
 FORBIDDEN = ("hydra", "omegaconf", "datasets", "torch", "transformers", "filelock")
 
@@ -47,15 +52,15 @@ class Store:
     """The sqlite store with both models registered (alias ``champion``), and the escalation model's folder."""
 
     def __init__(self, root: Path) -> None:
-        self.uri = f"sqlite:///{root / 'mlflow.db'}"
-        train_tiny_tracked(root, self.uri, "tracking.registered_model_name=nlpkit-escalation",
-                           "tracking.registered_model_alias=champion")
+        self.root, self.uri = root, f"sqlite:///{root / 'mlflow.db'}"
         train_tiny_tracked(root, self.uri, "tracking.registered_model_name=nlpkit-stance",
                            "tracking.registered_model_alias=champion", stance=True)
-        self.esc_dir = root / "served-model"  # as the README does it: the mlflow CLI, by the alias URI
-        subprocess.run([str(Path(sys.executable).parent / "mlflow"), "artifacts", "download", "-u", ESC_URI, "-d",
-                        str(self.esc_dir)], check=True, capture_output=True, timeout=300,
-                       env={**os.environ, "MLFLOW_TRACKING_URI": self.uri, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        out = subprocess.run(["bash", "-ec", README_REGISTER], cwd=root, env=env, capture_output=True, text=True,
+                             timeout=900)  # trains on the embedded corpus, registers, downloads by the alias URI
+        assert out.returncode == 0, out.stderr[-3000:]
+        self.esc_dir = root / "served-model"
 
 
 @pytest.fixture(scope="session")
@@ -67,25 +72,28 @@ def store(tmp_path_factory) -> Store:
 def serving_venv(tmp_path_factory, store: Store) -> Path:
     """A fresh venv with the model's requirements.txt installed from inside the model folder (as MLflow's
     virtualenv/uv env managers install it), for every test of this module."""
-    root = tmp_path_factory.mktemp("serving-venv")
-    venv.create(root, with_pip=True)
     start = time.monotonic()
-    pip = [str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
-    out = subprocess.run([*pip, "-r", "requirements.txt"], cwd=store.esc_dir, capture_output=True, text=True,
-                         timeout=900, env=_clean_env())
+    env = {**_clean_env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-ec", README_VENV], cwd=store.root, capture_output=True, text=True, timeout=900,
+                         env=env)  # the README's command: python3 -m venv serve-venv && (cd served-model && pip -r)
     assert out.returncode == 0, out.stderr[-3000:]
     print(f"serving venv installed in {time.monotonic() - start:.0f} s")
-    return root
+    return store.root / "serve-venv"
 
 
 @contextlib.contextmanager
-def served(bin_dir: Path, model: str, log: Path, tracking_uri: str, startup_s: float = 180) -> Iterator[str]:
-    """``mlflow models serve -m MODEL --env-manager local`` from ``bin_dir`` on a free port; yield its URL."""
+def served(bin_dir: Path, model: str, log: Path, tracking_uri: str, startup_s: float = 180,
+           readme: bool = False) -> Iterator[str]:
+    """``mlflow models serve -m MODEL --env-manager local`` from ``bin_dir`` on a free port; yield its URL.
+    ``readme``: the README's serve command as written (run in ``log``'s folder, which holds serve-venv and
+    served-model), on the free port instead of 5001."""
     port = free_port()
     env = {**_clean_env(), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
            "MLFLOW_TRACKING_URI": tracking_uri}
     cmd = [str(bin_dir / "mlflow"), "models", "serve", "-m", model, "--env-manager", "local", "-h", "127.0.0.1",
            "-p", str(port)]
+    if readme:
+        cmd = ["bash", "-c", README_SERVE.replace("-p 5001", f"-p {port}")]
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent,
                                 start_new_session=True)  # its own process group: the server's workers stop with it
@@ -126,8 +134,8 @@ def check_answer(answer: dict, predictor: Predictor, inputs: list[dict]) -> None
 
 @pytest.fixture(scope="session")
 def escalation_url(serving_venv: Path, store: Store, tmp_path_factory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("serve-esc") / "serve.log"
-    with served(serving_venv / "bin", str(store.esc_dir), log, store.uri) as url:
+    log = store.root / "serve-esc.log"
+    with served(serving_venv / "bin", str(store.esc_dir), log, store.uri, readme=True) as url:
         yield url
 
 
