@@ -151,6 +151,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         run_id = log_evaluation(result, uri)  # also sets result.model_run_id, which --out records
         linked = f"linked to model run {result.model_run_id}" if result.model_run_id else "no model run found"
         print(f"MLflow evaluation run: {run_id} ({linked})")
+    elif not args.no_log:
+        print("not logged to MLflow (no store: pass --tracking-uri or set MLFLOW_TRACKING_URI to record an evaluation run)")
     if args.out:
         print(f"written: {', '.join(str(p) for p in assess.write(result, args.out))}")
     return 0

@@ -142,3 +142,13 @@ def test_readme_command_runs_as_written(trained, tmp_path: Path):
     assert "over the 2 gold-present labels (escalatory, de_escalatory)" in out.stdout
     assert f"linked to model run {trained.run_id}" in out.stdout
     assert json.loads((tmp_path / "cross" / "evaluation.json").read_text())["n"] == len(rows)
+
+
+def test_without_a_store_nothing_is_logged_and_no_store_is_created(trained, tmp_path: Path, capsys, monkeypatch):
+    data = other_corpus(tmp_path / "other.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["evaluate", str(trained.predictor_dir), "--data", str(data), "--text-column", "body",
+                 "--label-column", "frame", "--label-map", "conflict=escalatory,cooperation=de_escalatory"]) == 0
+    assert "not logged to MLflow (no store: pass --tracking-uri" in capsys.readouterr().out
+    assert not (tmp_path / "mlflow.db").exists()
