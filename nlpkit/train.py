@@ -118,7 +118,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
             split_metrics, probas[name] = _evaluate_split(cfg, predictor, name, part, out, uncalibrated.get(name))
             metrics.update(split_metrics)
     predictor.metadata = _metadata(cfg, metrics, digest)
-    _store_validation(predictor, splits, probas.get("validation"))
+    _store_validation(predictor, splits, probas.get("validation"), uncalibrated.get("validation"))
     predictor_dir = predictor.save(out / "predictor")
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     result = TrainResult(metrics, predictor, predictor_dir, out, sizes=sizes, fit_seconds=fit_seconds)
@@ -180,15 +180,20 @@ def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any,
     return prefixed(name, {**metrics, **calibration, "macro_f1_ci_low": low, "macro_f1_ci_high": high}), proba
 
 
-def _store_validation(predictor: Predictor, splits: DatasetDict, proba: np.ndarray | None) -> None:
-    """Seal the validation split's labels and probabilities (as evaluated) and the training label counts into the
-    predictor as ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld)."""
+def _store_validation(predictor: Predictor, splits: DatasetDict, proba: np.ndarray | None,
+                      uncalibrated: np.ndarray | None = None) -> None:
+    """Seal the validation split's labels and probabilities and the training label counts into the predictor as
+    ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld). With a calibrator (fitted on this split) the
+    probabilities are calibrated out of fold (``calibrators.cross_fitted``), not by the map that saw their labels."""
     from nlpkit.prevalence_data import VALIDATION_FILE, record_from_split, validation_bytes
 
     if proba is None:
         return
-    record = record_from_split(predictor.labels, list(splits["validation"]["label"]), proba,
-                               list(splits["train"]["label"]))
+    y_true = list(splits["validation"]["label"])
+    if predictor.calibrator is not None and uncalibrated is not None:
+        out_of_fold = calibrators.cross_fitted(predictor.calibrator.method, uncalibrated, y_true, predictor.labels)
+        proba = proba if out_of_fold is None else out_of_fold
+    record = record_from_split(predictor.labels, y_true, proba, list(splits["train"]["label"]))
     predictor.data_files[VALIDATION_FILE] = validation_bytes(record)  # sealed by predictor.save
 
 

@@ -104,6 +104,35 @@ def test_groups_each_get_their_own_estimate_and_all_rows_are_consistent():
     assert sld["2024-01"] > 0.65 and sld["2024-02"] < 0.25
 
 
+def test_interval_endpoints_are_whole_documents_so_an_absent_class_can_be_covered():
+    # SLD's EM is stopped after a tolerance, so for a class absent from the sample it returns a small positive share
+    # and a percentile interval that excludes 0; the truth of n documents is k/n, so endpoints round to multiples of 1/n
+    rng = np.random.default_rng(5)
+    record = validation_record(rng, n=600)
+    y, proba = synthetic([0.6, 0.4, 0.0], 100, rng)
+    point, low, high = estimate(proba, LABELS, "sld", record, n_bootstrap=100)
+    assert 0 < point[2] < 0.005 and low[2] == 0.0  # the absent class: estimate off 0, interval reaches it
+    for bound in (low, high):
+        np.testing.assert_allclose(bound * 100, np.round(bound * 100), atol=1e-9)  # k / 100 documents
+    assert np.all(low <= point) and np.all(point <= high)
+
+
+def test_copies_of_a_document_are_resampled_together():
+    # 100 distinct documents, then each listed 4 times: the copies carry no new information, so the interval must
+    # not shrink to half its width (what a bootstrap treating 400 independent documents would give)
+    rng = np.random.default_rng(6)
+    _, proba = synthetic([0.5, 0.3, 0.2], 100, rng)
+    widths = {}
+    texts = [f"document {i}" for i in range(100)]
+    for copies in (1, 4):
+        _, low, high = estimate(np.repeat(proba, copies, axis=0), LABELS, "pcc", n_bootstrap=400, seed=1,
+                                copies=np.repeat(texts, copies))
+        widths[copies] = high - low
+    assert np.all(widths[4] > 0.8 * widths[1]), widths
+    _, low, high = estimate(np.repeat(proba, 4, axis=0), LABELS, "pcc", n_bootstrap=400, seed=1)  # no keys: 400
+    assert np.all(high - low < 0.7 * widths[1])  # documents taken as independent, the usual sqrt(n) narrowing
+
+
 def test_api_errors_are_one_line():
     rng = np.random.default_rng(4)
     _, proba = synthetic([1 / 3] * 3, 50, rng)
@@ -140,6 +169,23 @@ def test_training_seals_the_validation_predictions_into_the_predictor(model_dir)
     assert record.proba[:, 0] == pytest.approx([float(row["p_escalatory"]) for row in table])
     assert len(table) == meta["metrics"]["validation/n"]
     assert record.train_counts.sum() == len(tiny_rows()) - meta["metrics"]["validation/n"] - meta["metrics"]["test/n"]
+
+
+def test_calibrated_predictor_seals_out_of_fold_calibrated_validation_probabilities(tmp_path):
+    import nlpkit
+    from nlpkit.config import compose
+
+    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows())
+    result = nlpkit.train(compose([*file_overrides(data), "tracking=off", "model.calibration=isotonic",
+                                   f"output_dir={tmp_path / 'run'}"]))
+    predictor = Predictor.load(result.predictor_dir)
+    record = read_validation(predictor)
+    with open(result.output_dir / "predictions" / "validation.csv") as handle:
+        table = list(csv.DictReader(handle))
+    in_sample = np.array([[float(row[f"p_{label}"]) for label in LABELS] for row in table])  # the fitted map's output
+    assert [LABELS[i] for i in record.labels] == [row["label"] for row in table]
+    np.testing.assert_allclose(record.proba.sum(axis=1), 1.0, atol=1e-9)
+    assert np.abs(record.proba - in_sample).max() > 0.05  # not the map that saw these labels
 
 
 def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys):
