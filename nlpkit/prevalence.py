@@ -11,6 +11,9 @@ re-trained):
 * ``pacc`` probabilistic ACC: PCC corrected by the validation mean probabilities per true class.
 * ``sld``  Saerens-Latinne-Decaestecker EM (QuaPy's ``EMQ``): re-weights the posteriors from the training
   prior to the collection's prior until they agree.
+* ``robust`` ``sld``'s estimate with an interval spanning both ``sld``'s and ``pacc``'s. The two rest on different
+  assumptions (``sld``: calibrated posteriors; ``pacc``: validation error rates that carry over to the
+  collection), so their union covers the truth whenever either holds; where they disagree, it is wide.
 
 ``acc``, ``pacc`` and ``sld`` need a :class:`ValidationRecord` (true labels and predicted probabilities of the
 validation split, plus the training label counts for ``sld``'s prior), which training stores in every
@@ -36,8 +39,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from nlpkit.errors import ConfigError, DataError
 
-METHODS = ("cc", "pcc", "acc", "pacc", "sld")
-NEEDS_VALIDATION = frozenset({"acc", "pacc", "sld"})
+METHODS = ("cc", "pcc", "acc", "pacc", "sld", "robust")
+NEEDS_VALIDATION = frozenset({"acc", "pacc", "sld", "robust"})
+COMBINED = {"robust": ("sld", "pacc")}  # estimate from the first, interval spanning all of them
 RESAMPLES_VALIDATION = frozenset({"acc", "pacc"})
 # How acc/pacc solve q = M p: exactly (falling back to the unadjusted estimate if M is singular), then clip to
 # [0, 1] and renormalise. QuaPy's default solver ("minimize") gives the same answer whenever the exact solution
@@ -81,7 +85,7 @@ def check_methods(methods: Sequence[str] | str | None) -> list[str]:
     if unknown or not chosen:
         raise ConfigError(
             f"Unknown prevalence method {unknown[0] if unknown else '(none)'!r}; expected some of {', '.join(METHODS)}. "
-            "Fix: e.g. --method pacc,sld (or leave it out for all five)."
+            "Fix: e.g. --method robust,cc (or leave it out for all of them)."
         )
     return list(dict.fromkeys(chosen))
 
@@ -100,7 +104,8 @@ def estimate_groups(proba: np.ndarray, groups: Sequence[str], labels: Sequence[s
     _check_validation(methods, validation, labels)
     _check_bootstrap(n_bootstrap, confidence)
     rng = np.random.default_rng(seed)
-    fitted = {m: _fitted_replicates(m, validation, n_bootstrap, rng, len(labels)) for m in methods}
+    base = list(dict.fromkeys(b for m in methods for b in COMBINED.get(m, (m,))))
+    fitted = {m: _fitted_replicates(m, validation, n_bootstrap, rng, len(labels)) for m in base}
     groups = np.asarray([str(g) for g in groups]) if groups is not None and len(groups) else None
     if groups is not None and len(groups) != len(proba):
         raise DataError(f"Got {len(groups)} group values for {len(proba)} documents; expected one per document. "
@@ -111,8 +116,9 @@ def estimate_groups(proba: np.ndarray, groups: Sequence[str], labels: Sequence[s
         parts += [(g, np.flatnonzero(groups == g)) for g in sorted(set(groups))]
     rows = []
     for name, index in parts:
+        found = {m: _interval(fitted[m], proba[index], keys[index], n_bootstrap, confidence, rng) for m in base}
         for method in methods:
-            point, low, high = _interval(fitted[method], proba[index], keys[index], n_bootstrap, confidence, rng)
+            point, low, high = _combined([found[m] for m in COMBINED.get(method, (method,))])
             rows += [Estimate(name, method, label, float(point[i]), float(low[i]), float(high[i]), len(index))
                      for i, label in enumerate(labels)]
     return rows
@@ -125,6 +131,12 @@ def estimate(proba: np.ndarray, labels: Sequence[str], method: str, validation: 
     rows = estimate_groups(proba, None, labels, [method], validation, n_bootstrap=n_bootstrap,
                            confidence=confidence, seed=seed, copies=copies)
     return tuple(np.array([getattr(r, key) for r in rows]) for key in ("estimate", "ci_low", "ci_high"))
+
+
+def _combined(intervals: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first method's estimate with the interval spanning every method's interval."""
+    point = intervals[0][0]
+    return point, np.min([low for _, low, _ in intervals], axis=0), np.max([high for _, _, high in intervals], axis=0)
 
 
 # -- QuaPy adapter ---------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_acc_inverts_the_validation_confusion_rates_by_hand():
     assert quantifier("cc", 2).aggregate(test.argmax(axis=1)) == pytest.approx([0.45, 0.55])
 
 
-@pytest.mark.parametrize("method", ["acc", "pacc", "sld"])
+@pytest.mark.parametrize("method", ["acc", "pacc", "sld", "robust"])
 def test_adjusted_methods_recover_shifted_shares_better_than_cc(method):
     rng = np.random.default_rng(1)
     record = validation_record(rng)
@@ -131,6 +131,35 @@ def test_copies_of_a_document_are_resampled_together():
     assert np.all(widths[4] > 0.8 * widths[1]), widths
     _, low, high = estimate(np.repeat(proba, 4, axis=0), LABELS, "pcc", n_bootstrap=400, seed=1)  # no keys: 400
     assert np.all(high - low < 0.7 * widths[1])  # documents taken as independent, the usual sqrt(n) narrowing
+
+
+def test_robust_keeps_sld_estimate_and_spans_sld_and_pacc_intervals():
+    rng = np.random.default_rng(7)
+    record = validation_record(rng, n=300)
+    y, proba = synthetic([0.2, 0.3, 0.5], 200, rng)
+    rows = estimate_groups(proba, None, LABELS, ["sld", "pacc", "robust"], record, n_bootstrap=100)
+    by = {m: np.array([[r.estimate, r.ci_low, r.ci_high] for r in rows if r.method == m]) for m in ("sld", "pacc", "robust")}
+    np.testing.assert_array_equal(by["robust"][:, 0], by["sld"][:, 0])
+    np.testing.assert_array_equal(by["robust"][:, 1], np.minimum(by["sld"][:, 1], by["pacc"][:, 1]))
+    np.testing.assert_array_equal(by["robust"][:, 2], np.maximum(by["sld"][:, 2], by["pacc"][:, 2]))
+
+
+def test_robust_covers_when_posteriors_are_miscalibrated():
+    # the classifier's posteriors are flattened (under-confident, as a small TF-IDF model's are): SLD's interval,
+    # which trusts them, misses the truth; PACC's error rates come from the same classifier's validation outputs
+    rng = np.random.default_rng(8)
+    flatten = lambda p: (p ** 0.5) / (p ** 0.5).sum(axis=1, keepdims=True)  # noqa: E731
+    y_val, p_val = synthetic([1 / 3] * 3, 300, rng)
+    record = ValidationRecord(y_val, flatten(p_val), np.bincount(y_val, minlength=3), tuple(LABELS))
+    hits = {"sld": [], "robust": []}
+    for mix in ([0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.5, 0.0, 0.5], [0.6, 0.3, 0.1]):
+        y, proba = synthetic(mix, 300, rng)
+        truth = np.bincount(y, minlength=3) / len(y)
+        rows = estimate_groups(flatten(proba), None, LABELS, ["sld", "robust"], record, n_bootstrap=100)
+        for method in hits:
+            low, high = (np.array([getattr(r, k) for r in rows if r.method == method]) for k in ("ci_low", "ci_high"))
+            hits[method].extend((low <= truth + 1e-9) & (truth <= high + 1e-9))
+    assert np.mean(hits["robust"]) >= 0.9 and np.mean(hits["sld"]) < 0.8, {m: np.mean(h) for m, h in hits.items()}
 
 
 def test_api_errors_are_one_line():
