@@ -226,7 +226,7 @@ def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["group", "method", "class", "estimate", "ci_low", "ci_high", "n"]
     assert {r["group"] for r in rows} == {"all", "2024-01", "2024-02", "2024-03"}
-    assert len(rows) == 4 * 5 * 3 and {r["method"] for r in rows} == {"cc", "pcc", "acc", "pacc", "sld"}
+    assert len(rows) == 4 * 6 * 3 and {r["method"] for r in rows} == {"cc", "pcc", "acc", "pacc", "sld", "robust"}
     assert {r["n"] for r in rows if r["group"] != "all"} == {"12"}
     cc = Predictor.load(model_dir).predict([json.loads(line) for line in dated.read_text().splitlines()])
     overall = {r["class"]: float(r["estimate"]) for r in rows if r["group"] == "all" and r["method"] == "cc"}
