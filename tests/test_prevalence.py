@@ -235,6 +235,20 @@ def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys):
     assert "2024-02" in capsys.readouterr().out
 
 
+def test_cli_method_robust_cc_as_in_the_readme(model_dir, dated, tmp_path, capsys):
+    table = tmp_path / "prevalence.csv"
+    assert cli_main(["prevalence", str(model_dir), "--data", str(dated), "--by", "date:month", "--method", "robust,cc",
+                     "--bootstrap", "50", "--output", str(table)]) == 0
+    with open(table) as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["method"] for r in rows} == {"robust", "cc"} and len(rows) == 4 * 2 * 3
+    assert all(float(r["ci_low"]) <= float(r["estimate"]) <= float(r["ci_high"]) for r in rows)
+    for r in rows:  # endpoints are whole documents of the group
+        n = int(r["n"])
+        assert float(r["ci_low"]) * n == pytest.approx(round(float(r["ci_low"]) * n), abs=1e-6) or \
+            float(r["ci_low"]) == pytest.approx(float(r["estimate"]))
+
+
 def test_python_api_by_source_matches_the_cli_table(model_dir, dated, tmp_path, capsys):
     import nlpkit
 
