@@ -109,7 +109,7 @@ def test_interval_endpoints_are_whole_documents_so_an_absent_class_can_be_covere
     # and a percentile interval that excludes 0; the truth of n documents is k/n, so endpoints round to multiples of 1/n
     rng = np.random.default_rng(5)
     record = validation_record(rng, n=600)
-    y, proba = synthetic([0.6, 0.4, 0.0], 100, rng)
+    _, proba = synthetic([0.6, 0.4, 0.0], 100, rng)
     point, low, high = estimate(proba, LABELS, "sld", record, n_bootstrap=100)
     assert 0 < point[2] < 0.005 and low[2] == 0.0  # the absent class: estimate off 0, interval reaches it
     for bound in (low, high):
@@ -136,7 +136,7 @@ def test_copies_of_a_document_are_resampled_together():
 def test_robust_keeps_sld_estimate_and_spans_sld_and_pacc_intervals():
     rng = np.random.default_rng(7)
     record = validation_record(rng, n=300)
-    y, proba = synthetic([0.2, 0.3, 0.5], 200, rng)
+    _, proba = synthetic([0.2, 0.3, 0.5], 200, rng)
     rows = estimate_groups(proba, None, LABELS, ["sld", "pacc", "robust"], record, n_bootstrap=100)
     by = {m: np.array([[r.estimate, r.ci_low, r.ci_high] for r in rows if r.method == m]) for m in ("sld", "pacc", "robust")}
     np.testing.assert_array_equal(by["robust"][:, 0], by["sld"][:, 0])
@@ -148,7 +148,10 @@ def test_robust_covers_when_posteriors_are_miscalibrated():
     # the classifier's posteriors are flattened (under-confident, as a small TF-IDF model's are): SLD's interval,
     # which trusts them, misses the truth; PACC's error rates come from the same classifier's validation outputs
     rng = np.random.default_rng(8)
-    flatten = lambda p: (p ** 0.5) / (p ** 0.5).sum(axis=1, keepdims=True)  # noqa: E731
+
+    def flatten(p: np.ndarray) -> np.ndarray:
+        return (p ** 0.5) / (p ** 0.5).sum(axis=1, keepdims=True)
+
     y_val, p_val = synthetic([1 / 3] * 3, 300, rng)
     record = ValidationRecord(y_val, flatten(p_val), np.bincount(y_val, minlength=3), tuple(LABELS))
     hits = {"sld": [], "robust": []}
@@ -156,9 +159,9 @@ def test_robust_covers_when_posteriors_are_miscalibrated():
         y, proba = synthetic(mix, 300, rng)
         truth = np.bincount(y, minlength=3) / len(y)
         rows = estimate_groups(flatten(proba), None, LABELS, ["sld", "robust"], record, n_bootstrap=100)
-        for method in hits:
+        for method, hit in hits.items():
             low, high = (np.array([getattr(r, k) for r in rows if r.method == method]) for k in ("ci_low", "ci_high"))
-            hits[method].extend((low <= truth + 1e-9) & (truth <= high + 1e-9))
+            hit.extend((low <= truth + 1e-9) & (truth <= high + 1e-9))
     assert np.mean(hits["robust"]) >= 0.9 and np.mean(hits["sld"]) < 0.8, {m: np.mean(h) for m, h in hits.items()}
 
 
