@@ -274,7 +274,7 @@ def _family(directory: Path, kind: Any) -> Any:
             f"{directory / METADATA_FILE} names an unknown model_kind {kind!r}; expected one of {sorted(REGISTRY)}. "
             "Fix: load it with the nlpkit version that saved it (see its nlpkit_version) or upgrade nlpkit."
         )
-    return REGISTRY[kind][0]
+    return REGISTRY[kind]
 
 
 def locate(uri: str, scratch: Path | None = None) -> Path:

@@ -19,9 +19,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, ModelLoadError
 from nlpkit.models.base import check_texts
+from nlpkit.models.encoder_family import FinetuneModelConfig
+from nlpkit.models.registry import REGISTRY, build_model, family_of
+from nlpkit.models.tfidf_family import TfidfLogregConfig, TfidfModelConfig
 
 STATE_FILE = "blend.json"
-MEMBERS = {"finetune": ("finetune.v1", "finetune"), "tfidf": ("tfidf_logreg.v1", "tfidf_")}  # default kind, prefix
+# member -> (its default schema, the schema every kind it accepts derives from): any registered family whose
+# schema derives from the second can be a member (e.g. model.tfidf.kind=tfidf_svm.v1).
+MEMBERS: dict[str, tuple[type, type]] = {
+    "finetune": (FinetuneModelConfig, FinetuneModelConfig),
+    "tfidf": (TfidfLogregConfig, TfidfModelConfig),
+}
 
 
 class BlendClassifier(ClassifierMixin, BaseEstimator):
@@ -70,18 +78,15 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         return self.encoder_weight * encoder + (1.0 - self.encoder_weight) * tfidf
 
     def _member(self, name: str) -> Any:
-        from omegaconf import OmegaConf
-
-        from nlpkit.models import build_model
-
-        default_kind, prefix = MEMBERS[name]
-        cfg = {"kind": default_kind, **(getattr(self, name) or {})}
-        if not str(cfg["kind"]).startswith(prefix):
+        default, accepted = MEMBERS[name]
+        cfg = {"kind": default.kind, **(getattr(self, name) or {})}
+        family = family_of(str(cfg["kind"]))
+        if not issubclass(family.schema, accepted):
+            kinds = sorted(k for k, f in REGISTRY.items() if issubclass(f.schema, accepted))
             raise ConfigError(
-                f"model.{name}.kind must be a {prefix.rstrip('_')} kind (e.g. {default_kind!r}); got {cfg['kind']!r}. "
-                f"Fix: model.{name}.kind={default_kind}."
+                f"model.{name}.kind must be one of {kinds}; got {cfg['kind']!r}. Fix: model.{name}.kind={default.kind}."
             )
-        return build_model(OmegaConf.create(cfg), self.random_state)
+        return build_model(cfg, self.random_state)
 
     def _check_params(self) -> None:
         w = self.encoder_weight

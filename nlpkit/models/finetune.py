@@ -39,6 +39,7 @@ class FinetuneClassifier(EncoderClassifier):
     fit_accepts_validation = True  # nlpkit.train passes the validation split for early stopping
 
     OUTPUT = "logits"
+    FAMILY = "finetune"  # the family name saved in estimator.json
 
     def __init__(
         self,

@@ -74,7 +74,7 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         classifier: str = "logreg",
-        C: float = 1.0,
+        C: float = 10.0,
         ngram_max: int = 2,
         min_df: int = 1,
         max_features: int | None = 50000,
