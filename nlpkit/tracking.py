@@ -138,6 +138,16 @@ def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
         mlflow.log_artifacts(str(artifact_dir))
 
 
+def log_curves(curves: dict[str, list[dict[str, float]]]) -> None:
+    """Log a model's training curves into the active run: ``<prefix><metric>`` with ``step`` = the row's epoch."""
+    import mlflow
+
+    for prefix, rows in curves.items():
+        for row in rows:
+            step = int(row["epoch"])
+            mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)
+
+
 def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...],
                   digest: str, alias: str | None = None) -> str:
     """Log the saved predictor as an MLflow pyfunc model (from code, no pickle) and return its URI.

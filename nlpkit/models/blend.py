@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, ModelLoadError
-from nlpkit.models.base import check_texts
+from nlpkit.models.base import Curve, ModelMixin, check_texts
 from nlpkit.models.encoder_family import FinetuneModelConfig
 from nlpkit.models.registry import REGISTRY, build_model, family_of
 from nlpkit.models.tfidf_family import TfidfLogregConfig, TfidfModelConfig
@@ -32,7 +32,7 @@ MEMBERS: dict[str, tuple[type, type]] = {
 }
 
 
-class BlendClassifier(ClassifierMixin, BaseEstimator):
+class BlendClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """A weighted average of a ``finetune`` model's and a TF-IDF model's probabilities (sklearn contract).
 
     ``finetune`` and ``tfidf`` are the members' model configs as dicts (missing keys take the families'
@@ -57,8 +57,8 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         self.tfidf_.fit(items, y)
         self.classes_ = self.finetune_.classes_
         self.pairs_ = self.finetune_.pairs_
-        self.fit_report_ = dict(getattr(self.finetune_, "fit_report_", {}))
-        held = getattr(self.finetune_, "heldout_validation_proba_", None)
+        self.fit_report_ = dict(self.finetune_.fit_report_)
+        held = self.finetune_.heldout_validation_proba_
         if held is not None and validation is not None:  # the encoder refit on validation; TF-IDF never saw it
             self.heldout_validation_proba_ = self._mix(held, self.tfidf_.predict_proba(validation[0]))
         return self
@@ -73,6 +73,10 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         """The most probable label of each input."""
         check_is_fitted(self, "classes_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def training_curves(self) -> dict[str, Curve]:
+        """The fine-tuned member's curves (the TF-IDF member has none)."""
+        return self.finetune_.training_curves() if hasattr(self, "finetune_") else {}
 
     def _mix(self, encoder: np.ndarray, tfidf: np.ndarray) -> np.ndarray:
         return self.encoder_weight * encoder + (1.0 - self.encoder_weight) * tfidf

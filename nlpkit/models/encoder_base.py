@@ -16,10 +16,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models import encoders, long_text
-from nlpkit.models.base import check_texts
+from nlpkit.models.base import ModelMixin, check_texts
 
 
-class EncoderClassifier(ClassifierMixin, BaseEstimator):
+class EncoderClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """Shared behaviour of the encoder families (not used on its own)."""
 
     OUTPUT = "embedding"

@@ -40,13 +40,13 @@ class Loop:
 
     def __init__(self, clf: Any, train: long_text.Encoded, labels: np.ndarray,
                  val: long_text.Encoded | None, val_labels: np.ndarray | None,
-                 epochs: int | None = None, curve_prefix: str = "curve/") -> None:
+                 epochs: int | None = None) -> None:
         """Train for ``epochs`` (default ``clf.epochs``) on the learning-rate schedule of ``clf.epochs`` epochs:
         a shorter run (the refit) replays the first epochs of the schedule that the selection run followed."""
         import torch
 
         self.clf, self.train, self.labels, self.val, self.val_labels = clf, train, labels, val, val_labels
-        self.epochs, self.curve_prefix = epochs or clf.epochs, curve_prefix
+        self.epochs = epochs or clf.epochs
         self.windows = _windows_by_doc(train)
         self.generator = torch.Generator().manual_seed(clf.random_state)
         self.history: list[dict[str, float]] = []
@@ -180,7 +180,6 @@ class Loop:
         self.history.append(row)
         if bar is not None:
             bar.set_postfix({k: round(v, 3) for k, v in row.items() if k != "epoch"})
-        _log_curve(row, self.curve_prefix)
 
     def _should_stop(self, epoch: int, row: dict[str, float]) -> bool:
         if "validation_macro_f1" not in row:
@@ -199,14 +198,3 @@ def _windows_by_doc(encoded: long_text.Encoded) -> list[list[int]]:
         windows[d].append(w)
     return windows
 
-
-def _log_curve(row: dict[str, float], prefix: str = "curve/") -> None:
-    """Log one epoch of the training curve into the active MLflow run, if any (``<prefix><name>``, step=epoch)."""
-    try:
-        import mlflow
-    except ImportError:  # pragma: no cover - mlflow is a dependency of nlpkit
-        return
-    if mlflow.active_run() is None:
-        return
-    step = int(row["epoch"])
-    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)
