@@ -198,6 +198,7 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"Missing required config value(s): {missing}. Fix: set them on the command line, "
             f"e.g. `nlpkit-train data=file {missing[0]}=...`."
         )
+    assert isinstance(merged, DictConfig)  # merged onto a structured (dict) schema
     check_values(merged)
     return merged
 

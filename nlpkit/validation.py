@@ -62,7 +62,7 @@ def number(cfg: DictConfig, key: str, prefix: str, *, low: float | None = None, 
         fail(full, rule, value, fix)
 
 
-def choice(cfg: DictConfig, key: str, prefix: str, choices: Iterable[Any]) -> None:
+def choice(cfg: DictConfig | dict[str, Any], key: str, prefix: str, choices: Iterable[Any]) -> None:
     """``cfg[key]`` is one of ``choices``; a near miss suggests the closest valid value."""
     value, options = cfg[key], list(choices)
     if value in options:

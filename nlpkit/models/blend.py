@@ -20,13 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 from nlpkit.errors import ConfigError, ModelLoadError
 from nlpkit.models.base import Curve, ModelMixin, check_texts
 from nlpkit.models.encoder_family import FinetuneModelConfig
-from nlpkit.models.registry import REGISTRY, build_model, family_of
+from nlpkit.models.registry import REGISTRY, ModelConfig, build_model, family_of
 from nlpkit.models.tfidf_family import TfidfLogregConfig, TfidfModelConfig
 
 STATE_FILE = "blend.json"
 # member -> (its default schema, the schema every kind it accepts derives from): any registered family whose
 # schema derives from the second can be a member (e.g. model.tfidf.kind=tfidf_svm.v1).
-MEMBERS: dict[str, tuple[type, type]] = {
+MEMBERS: dict[str, tuple[type[ModelConfig], type[ModelConfig]]] = {
     "finetune": (FinetuneModelConfig, FinetuneModelConfig),
     "tfidf": (TfidfLogregConfig, TfidfModelConfig),
 }

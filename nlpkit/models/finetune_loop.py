@@ -50,7 +50,8 @@ class Loop:
         self.windows = _windows_by_doc(train)
         self.generator = torch.Generator().manual_seed(clf.random_state)
         self.history: list[dict[str, float]] = []
-        self.best_epoch, self.best_f1, self.best_state = 0, -1.0, None
+        self.best_epoch, self.best_f1 = 0, -1.0
+        self.best_state: dict[str, Any] | None = None
 
     def run(self) -> list[dict[str, float]]:
         """Train up to ``epochs`` epochs; with early stopping, stop after ``patience`` epochs without a better
@@ -143,7 +144,8 @@ class Loop:
         import torch
         from transformers import get_linear_schedule_with_warmup
 
-        decay, no_decay = [], []
+        decay: list[Any] = []
+        no_decay: list[Any] = []
         for name, param in self.clf.model_.named_parameters():
             (no_decay if param.ndim < 2 else decay).append(param)  # no decay on biases and LayerNorm weights
         groups = [{"params": decay, "weight_decay": self.clf.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
