@@ -146,7 +146,7 @@ class Loop:
 
         decay: list[Any] = []
         no_decay: list[Any] = []
-        for name, param in self.clf.model_.named_parameters():
+        for param in self.clf.model_.parameters():
             (no_decay if param.ndim < 2 else decay).append(param)  # no decay on biases and LayerNorm weights
         groups = [{"params": decay, "weight_decay": self.clf.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.clf.learning_rate)
