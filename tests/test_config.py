@@ -9,6 +9,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
+from conftest import require_extra
 from nlpkit.config import compose, config_dir, validate
 from nlpkit.errors import ConfigError
 
@@ -122,6 +123,11 @@ def test_every_experiment_smoke_runs_with_tiny_caps(experiment, tmp_path):
     import sys
 
     from mlflow.tracking import MlflowClient
+
+    study = OmegaConf.load(Path(config_dir()) / "experiment" / f"{experiment}.yaml")
+    swept = str(OmegaConf.select(study, "hydra.sweeper.params.model", default=""))
+    if any(kind in swept for kind in ("embed_logreg", "finetune")):  # an encoder family among the swept models
+        require_extra("transformers", "torch", "transformers")
 
     uri = f"sqlite:///{tmp_path / 'smoke.db'}"
     bin_dir = Path(sys.executable).parent
