@@ -52,13 +52,18 @@ def test_misspelt_key_fails_at_composition_naming_the_key():
 
 
 def test_wrong_type_fails_at_composition_naming_the_key():
-    with pytest.raises(ConfigCompositionException, match="C"):
+    with pytest.raises(ConfigCompositionException, match=r"^Error merging override model\.C=lots$") as raised:
         compose(["model.C=lots"])
+    cause = str(raised.value.__cause__)
+    assert "Value 'lots' of type 'str' could not be converted to Float" in cause and "full_key: model.C\n" in cause
 
 
 def test_enum_value_outside_choices_fails():
-    with pytest.raises(ConfigCompositionException, match="policy"):
+    with pytest.raises(ConfigCompositionException, match=r"^Error merging override data\.split\.policy=sometimes$") as raised:
         compose(["data.split.policy=sometimes"])
+    cause = str(raised.value.__cause__)
+    assert "Invalid value 'sometimes', expected one of [predefined, random, group, time]" in cause
+    assert "full_key: data.split.policy\n" in cause
 
 
 def test_added_unknown_key_is_rejected_by_validate():
