@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                   " (pass --conflibert DIR)", file=sys.stderr)
         else:
             os.environ["NLPKIT_BENCHMARK_DATA"] = str(found)
-            predictor, splits = train_model("conflibert", ["data=conflibert_cameo"], scratch)
+            from experiments.benchmarks.contenders import dataset_overrides
+
+            predictor, splits = train_model("conflibert", dataset_overrides("conflibert_cameo"), scratch)
             results["conflibert_cameo test"] = evaluate_pool(predictor, splits["test"], args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
