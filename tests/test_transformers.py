@@ -306,8 +306,12 @@ def test_blend_run_averages_its_members_saves_without_pickle_and_loads_with_onnx
 def test_blend_members_must_be_of_their_family(tiny_encoder_dir):
     from nlpkit.models.blend import BlendClassifier
 
-    with pytest.raises(ConfigError, match=r"model.finetune.kind must be a finetune kind .*got 'embed_logreg.v1'"):
+    with pytest.raises(ConfigError, match=r"^model\.finetune\.kind must be one of \['finetune\.v1'\]; got 'embed_logreg\.v1'\. "
+                                          r"Fix: model\.finetune\.kind=finetune\.v1\.$"):
         BlendClassifier(finetune={"kind": "embed_logreg.v1"}).fit(TEXTS, LABELS)
+    with pytest.raises(ConfigError, match=r"^model\.tfidf\.kind must be one of \['tfidf_logreg\.v1', 'tfidf_svm\.v1'\]; "
+                                          r"got 'finetune\.v1'"):
+        BlendClassifier(tfidf={"kind": "finetune.v1"}).fit(TEXTS, LABELS)
 
 
 # -- the real packaged encoder -----------------------------------------------------------------------------
