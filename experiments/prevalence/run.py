@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                   " (pass --conflibert DIR)", file=sys.stderr)
         else:
             os.environ["NLPKIT_BENCHMARK_DATA"] = str(found)
-            from experiments.benchmarks.contenders import dataset_overrides
-
-            predictor, splits = train_model("conflibert", dataset_overrides("conflibert_cameo"), scratch)
+            configs = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"  # the benchmark data sets' configs
+            overrides = [f"hydra.searchpath=[file://{configs}]", "task=conflibert_cameo", "data=conflibert_cameo"]
+            predictor, splits = train_model("conflibert", overrides, scratch)
             results["conflibert_cameo test"] = evaluate_pool(predictor, splits["test"], args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
