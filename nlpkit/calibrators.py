@@ -205,9 +205,10 @@ def _problem(calibrator: Calibrator, labels: list[str]) -> str:
     for key, values in params.items():
         if not isinstance(values, list) or len(values) != len(labels):
             return f"'{key}' must hold one entry per label ({len(labels)}), got {values!r:.80}"
+    lists: dict[str, list[Any]] = {key: list(values) for key, values in params.items() if isinstance(values, list)}
     if calibrator.method == "isotonic":
-        return _isotonic_problem(params["x"], params["y"])
-    return "" if np.all(np.isfinite(np.asarray(params["a"] + params["b"], dtype=float))) else "a/b must be finite"
+        return _isotonic_problem(lists["x"], lists["y"])
+    return "" if np.all(np.isfinite(np.asarray(lists["a"] + lists["b"], dtype=float))) else "a/b must be finite"
 
 
 def _isotonic_problem(xs: list, ys: list) -> str:

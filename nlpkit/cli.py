@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from nlpkit import extras
 from nlpkit._version import __version__
@@ -141,7 +142,7 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(uri: str | None) -> object:
+def _client(uri: str | None) -> Any:
     from nlpkit.store import open_store
 
     return open_store(uri)
@@ -194,7 +195,7 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest_sweep(client: object, experiment: str | None) -> str:
+def _latest_sweep(client: Any, experiment: str | None) -> str:
     found = client.get_experiment_by_name(experiment) if experiment else None
     if found is None:
         raise DataError(f"No MLflow experiment named {experiment!r}. Fix: pass a sweep's parent run id or --experiment NAME.")

@@ -90,7 +90,7 @@ def check_methods(methods: Sequence[str] | str | None) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def estimate_groups(proba: np.ndarray, groups: Sequence[str], labels: Sequence[str], methods: Sequence[str] | None = None,
+def estimate_groups(proba: np.ndarray, groups: Sequence[str] | None, labels: Sequence[str], methods: Sequence[str] | None = None,
                     validation: ValidationRecord | None = None, *, n_bootstrap: int = 500,
                     confidence: float = 0.95, seed: int = 0, copies: Sequence[Any] | None = None) -> list[Estimate]:
     """Prevalence rows for the whole collection (group ``all``) and for each distinct value of ``groups``
@@ -106,14 +106,14 @@ def estimate_groups(proba: np.ndarray, groups: Sequence[str], labels: Sequence[s
     rng = np.random.default_rng(seed)
     base = list(dict.fromkeys(b for m in methods for b in COMBINED.get(m, (m,))))
     fitted = {m: _fitted_replicates(m, validation, n_bootstrap, rng, len(labels)) for m in base}
-    groups = np.asarray([str(g) for g in groups]) if groups is not None and len(groups) else None
-    if groups is not None and len(groups) != len(proba):
-        raise DataError(f"Got {len(groups)} group values for {len(proba)} documents; expected one per document. "
+    by = np.asarray([str(g) for g in groups]) if groups is not None and len(groups) else None
+    if by is not None and len(by) != len(proba):
+        raise DataError(f"Got {len(by)} group values for {len(proba)} documents; expected one per document. "
                         "Fix: pass one group value per row of proba.")
     keys = _copy_keys(copies, len(proba))
     parts = [("all", np.arange(len(proba)))]
-    if groups is not None:
-        parts += [(g, np.flatnonzero(groups == g)) for g in sorted(set(groups))]
+    if by is not None:
+        parts += [(g, np.flatnonzero(by == g)) for g in sorted(set(by))]
     rows = []
     for name, index in parts:
         found = {m: _interval(fitted[m], proba[index], keys[index], n_bootstrap, confidence, rng) for m in base}
@@ -130,7 +130,8 @@ def estimate(proba: np.ndarray, labels: Sequence[str], method: str, validation: 
     """One method on one collection: ``(estimate, ci_low, ci_high)``, each of shape ``(len(labels),)``."""
     rows = estimate_groups(proba, None, labels, [method], validation, n_bootstrap=n_bootstrap,
                            confidence=confidence, seed=seed, copies=copies)
-    return tuple(np.array([getattr(r, key) for r in rows]) for key in ("estimate", "ci_low", "ci_high"))
+    point, low, high = (np.array([getattr(r, key) for r in rows]) for key in ("estimate", "ci_low", "ci_high"))
+    return point, low, high
 
 
 def _combined(intervals: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -154,6 +155,7 @@ def quantifier(method: str, n_classes: int, validation: ValidationRecord | None 
              "pacc": lambda: PACC(classifier, fit_classifier=False, val_split=None, n_jobs=1, **ADJUSTMENT),
              "sld": lambda: EMQ(classifier, fit_classifier=False, n_jobs=1)}[method]()
     if method in NEEDS_VALIDATION:
+        assert validation is not None  # _check_validation refused its absence
         rows = np.arange(len(validation.labels)) if index is None else index
         if method == "sld":
             counts = np.asarray(validation.train_counts, dtype=float)
@@ -197,6 +199,7 @@ def _fitted_replicates(method: str, validation: ValidationRecord | None, n_boots
     full = quantifier(method, n_classes, validation)
     if method not in RESAMPLES_VALIDATION:
         return [full] * (n_bootstrap + 1)
+    assert validation is not None  # _check_validation refused its absence
     m = len(validation.labels)
     return [full] + [quantifier(method, n_classes, validation, rng.integers(0, m, m)) for _ in range(n_bootstrap)]
 

@@ -28,6 +28,7 @@ from nlpkit.data import dataset_digest, load_data, model_inputs
 from nlpkit.errors import ConfigError, NlpkitError, one_line
 from nlpkit.evaluate import PRIMARY_METRIC, bootstrap_ci, evaluate, prefixed, slice_table, write_artifacts
 from nlpkit.models import build_model, family_of
+from nlpkit.models.base import Classifier
 from nlpkit.predict import Predictor
 from nlpkit.splits import cv_folds
 
@@ -99,15 +100,17 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     sizes = {name: len(part) for name, part in splits.items()}
     if run is not None:
         tracking.log_setup(cfg, digest, cfg.data.name, sizes)
-    model = build_model(cfg.model, cfg.seed)
+    model: Classifier = build_model(cfg.model, cfg.seed)
     fit_params = {}
-    if getattr(model, "fit_accepts_validation", False) and "validation" in splits:  # early stopping
+    if model.fit_accepts_validation and "validation" in splits:  # early stopping
         fit_params["validation"] = (model_inputs(splits["validation"]), list(splits["validation"]["label"]))
     start = time.perf_counter()
     model.fit(model_inputs(splits["train"]), list(splits["train"]["label"]), **fit_params)
     fit_seconds = time.perf_counter() - start
     metrics = {"train/fit_seconds": fit_seconds, **{f"data/{k}": v for k, v in report.items()}}
-    metrics.update({f"train/{k}": float(v) for k, v in getattr(model, "fit_report_", {}).items()})
+    metrics.update({f"train/{k}": float(v) for k, v in model.fit_report_.items()})
+    if run is not None:
+        tracking.log_curves(model.training_curves())
     predictor = Predictor(model, _metadata(cfg, {}, digest))
     heldout = _heldout(model, "validation", fit_params)
     uncalibrated = {} if heldout is None else {"validation": predictor.in_label_order(heldout)}
@@ -133,10 +136,10 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     return result
 
 
-def _heldout(model: Any, split: str, fit_params: dict[str, Any]) -> np.ndarray | None:
+def _heldout(model: Classifier, split: str, fit_params: dict[str, Any]) -> np.ndarray | None:
     """Probabilities on the validation split from before the model trained on it (``finetune`` with
     ``refit=true``), in the model's class order; None when the final model never saw that split."""
-    proba = getattr(model, "heldout_validation_proba_", None)
+    proba = model.heldout_validation_proba_
     return proba if split == "validation" and "validation" in fit_params else None
 
 

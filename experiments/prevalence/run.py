@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
                   " (pass --conflibert DIR)", file=sys.stderr)
         else:
             os.environ["NLPKIT_BENCHMARK_DATA"] = str(found)
-            predictor, splits, cfg = train_model("conflibert", ["data=conflibert_cameo"], scratch)
+            configs = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"  # the benchmark data sets' configs
+            overrides = [f"hydra.searchpath=[file://{configs}]", "task=conflibert_cameo", "data=conflibert_cameo"]
+            predictor, splits, cfg = train_model("conflibert", overrides, scratch)
             record = cross_fitted_record(predictor, splits, cfg, args.cross_fit) if args.cross_fit else None
             results["conflibert_cameo test"] = evaluate_pool(predictor, splits["test"], args, record)
     args.out.mkdir(parents=True, exist_ok=True)
