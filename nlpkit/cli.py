@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from nlpkit import extras
 from nlpkit._version import __version__
@@ -95,13 +96,13 @@ def _parser() -> argparse.ArgumentParser:
 
     _evaluate_parser(sub)
     prev = sub.add_parser("prevalence", help="share of each class overall and per group (--by), with 95%% CIs, "
-                          "by classify-and-count and adjusted quantifiers (cc, pcc, acc, pacc, sld)")
+                          "by classify-and-count and adjusted quantifiers (cc, pcc, acc, pacc, sld, robust)")
     prev.add_argument("model", help="predictor directory, runs:/<id>/model, models:/<name>/<version> or package name")
     prev.add_argument("--data", required=True, nargs="+", type=Path, help=".jsonl, .csv/.tsv or .parquet (labels not needed)")
     prev.add_argument("--by", help="group column, or COLUMN:month|week|year for ISO dates (e.g. date:month)")
-    prev.add_argument("--method", help="comma-separated methods among cc,pcc,acc,pacc,sld (default: all)")
+    prev.add_argument("--method", help="comma-separated methods among cc,pcc,acc,pacc,sld,robust (default: all)")
     prev.add_argument("--validation", type=Path, help="labelled file replacing the validation predictions stored "
-                      "in the predictor (acc, pacc, sld)")
+                      "in the predictor (acc, pacc, sld, robust)")
     prev.add_argument("--label-field", default="label", help="label column of --validation (default: label)")
     prev.add_argument("--text-field", default="text", help="field/column holding the text (default: text)")
     prev.add_argument("--target", help="stance target for inputs without their own 'target' field")
@@ -187,7 +188,7 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(uri: str | None) -> object:
+def _client(uri: str | None) -> Any:
     from nlpkit.store import open_store
 
     return open_store(uri)
@@ -240,7 +241,7 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest_sweep(client: object, experiment: str | None) -> str:
+def _latest_sweep(client: Any, experiment: str | None) -> str:
     found = client.get_experiment_by_name(experiment) if experiment else None
     if found is None:
         raise DataError(f"No MLflow experiment named {experiment!r}. Fix: pass a sweep's parent run id or --experiment NAME.")

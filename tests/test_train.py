@@ -97,7 +97,7 @@ README_TRAINING = [  # README, "For researchers": each command as written (cv: w
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("command", "n_runs"), README_TRAINING, ids=lambda c: str(c)[13:40])
+@pytest.mark.parametrize(("command", "n_runs"), README_TRAINING, ids=[c[13:45] for c, _ in README_TRAINING])
 def test_readme_training_commands_run_as_written(tmp_path, command, n_runs):
     """Every run they open FINISHES (cv: a parent and 5 folds; the multirun: a parent and 6 jobs)."""
     uri = f"sqlite:///{tmp_path / 'readme.db'}"

@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
+CONFIGS = ROOT / "experiments" / "benchmarks" / "configs"  # the benchmark data sets' data/ and task/ configs
 FAMILIES = ("tfidf_logreg", "tfidf_svm", "embed_logreg")
 
 
@@ -35,16 +36,18 @@ def data_root() -> Path:
 
 
 def label_map(config: str, keep_neutral: bool = True) -> str:
-    """The ``--label-map`` of a data config (configs/data/<config>.yaml), e.g. ``verbal_conflict=escalatory,...``;
-    without ``keep_neutral`` the classes mapped to neutral are left out (their rows are then dropped)."""
-    mapping = OmegaConf.load(ROOT / "configs" / "data" / f"{config}.yaml").data.label_map
+    """The ``--label-map`` of a benchmark data config (experiments/benchmarks/configs/data/<config>.yaml), e.g.
+    ``verbal_conflict=escalatory,...``; without ``keep_neutral`` the classes mapped to neutral are left out (their
+    rows are then dropped)."""
+    mapping = OmegaConf.load(CONFIGS / "data" / f"{config}.yaml").label_map
     return ",".join(f"{k}={v}" for k, v in mapping.items() if keep_neutral or v != "neutral")
 
 
-# The one place that says how a model is trained on a benchmark data set (configs/data/<name>.yaml today).
+# The one place that says how a model is trained on a benchmark data set (its data/ and task/ configs).
 def train_command(data: str, family: str, store: Path) -> list[str]:
-    return [str(BIN / "nlpkit-train"), f"data={data}", f"model={family}", f"tracking.uri=sqlite:///{store}/mlflow.db",
-            "tracking.experiment=cross_corpus", f"output_dir={store}/train/{data}-{family}"]
+    return [str(BIN / "nlpkit-train"), f"hydra.searchpath=[file://{CONFIGS}]", f"task={data}", f"data={data}",
+            f"model={family}", f"tracking.uri=sqlite:///{store}/mlflow.db", "tracking.experiment=cross_corpus",
+            f"output_dir={store}/train/{data}-{family}"]
 
 
 def run(command: list[str]) -> str:
