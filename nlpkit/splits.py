@@ -47,23 +47,28 @@ def _random_split(pool: Dataset, split_cfg: DictConfig, where: str) -> DatasetDi
     return DatasetDict(train=train_val["train"], validation=train_val["test"], test=rest_test["test"])
 
 
+DIVIDED = ("train", "validation", "test")  # the splits a policy divides the data into (extras are kept as they are)
+
+
 def split_shares(splits: DatasetDict) -> dict[str, float]:
-    """How the documents went: each split's count and share of all documents (``share/<split>``) and, per
-    class, the share of that class's documents in each split (``share/<split>/<label>``)."""
-    totals = Counter(label for part in splits.values() for label in part["label"])
-    n_all = sum(totals.values())
+    """How the documents went: each of train/validation/test's share of their documents (``share/<split>``) and,
+    per class, the share of that class's documents in each (``share/<split>/<label>``)."""
+    divided = {name: splits[name] for name in DIVIDED if name in splits}
+    totals = Counter(label for part in divided.values() for label in part["label"])
+    n_all = sum(totals.values()) or 1
     report: dict[str, float] = {}
-    for name, part in splits.items():
+    for name, part in divided.items():
         counts = Counter(part["label"])
-        report[f"share/{name}"] = len(part) / n_all if n_all else 0.0
+        report[f"share/{name}"] = len(part) / n_all
         report.update({f"share/{name}/{label}": counts.get(label, 0) / n for label, n in sorted(totals.items())})
     return report
 
 
 def format_shares(sizes: dict[str, int]) -> str:
-    """One line from split sizes: ``train 1200 (65.0%) | validation 276 (15.0%) | test 368 (20.0%)``."""
-    n_all = sum(sizes.values()) or 1
-    return " | ".join(f"{name} {n} ({n / n_all:.1%})" for name, n in sizes.items())
+    """One line from split sizes: ``train 1200 (65.0%) | validation 276 (15.0%) | test 368 (20.0%) | test_ood 140``
+    (shares of train + validation + test; extra evaluation splits are counted only)."""
+    n_all = sum(n for name, n in sizes.items() if name in DIVIDED) or 1
+    return " | ".join(f"{name} {n} ({n / n_all:.1%})" if name in DIVIDED else f"{name} {n}" for name, n in sizes.items())
 
 
 def _hold_out_extras(ds: Dataset, split_cfg: DictConfig) -> tuple[Dataset, dict[str, Dataset]]:
