@@ -1,11 +1,11 @@
 """``runtime.threads``: how many CPU threads torch and the BLAS/OpenMP libraries (numpy, scikit-learn) use.
 
 The default is the number of CPUs this process may run on (``os.sched_getaffinity``, so a container's or
-``taskset``'s limit counts), at most ``DEFAULT_CAP``. On a machine shared with other jobs fewer threads are
-often faster (threads that wait for a core slow every step): set ``runtime.threads=1`` there
-(``experiments/threads/`` measures it). Environment variables such as ``OMP_NUM_THREADS`` only act before the
-libraries load, so they are set for child processes only; the running process is limited through
-``threadpoolctl`` and ``torch.set_num_threads``.
+``taskset``'s limit counts) that are idle when the run starts (the machine's CPUs minus its 1-minute load
+average), at least 1 and at most ``DEFAULT_CAP``: on a machine shared with other jobs, threads that wait for a
+core slow every step (``experiments/threads/`` measures it). The number applied is logged as ``runtime.threads``.
+Environment variables such as ``OMP_NUM_THREADS`` only act before the libraries load, so they are set for child
+processes only; the running process is limited through ``threadpoolctl`` and ``torch.set_num_threads``.
 """
 
 from __future__ import annotations
@@ -30,11 +30,24 @@ def available_cpus() -> int:
 
 
 def default_threads() -> int:
-    """``runtime.threads`` when the config leaves it null: ``OMP_NUM_THREADS`` if set, else the available CPUs
-    (at most ``DEFAULT_CAP``)."""
+    """``runtime.threads`` when the config leaves it null: ``OMP_NUM_THREADS`` if the user set it, else the CPUs
+    this process may use that are idle now (``choose_threads``)."""
     if USER_OMP_THREADS.isdigit() and int(USER_OMP_THREADS) > 0:
         return int(USER_OMP_THREADS)
-    return max(1, min(available_cpus(), DEFAULT_CAP))
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows: no load average
+        load = 0.0
+    return choose_threads(available_cpus(), os.cpu_count() or 1, load)
+
+
+def choose_threads(cpus: int, machine_cpus: int, load: float) -> int:
+    """The CPUs we may use (``cpus``), but no more than the machine's idle ones (``machine_cpus`` minus the
+    1-minute ``load`` average, rounded) and ``DEFAULT_CAP``; at least 1. A thread beyond the idle cores waits
+    for one, and torch's threads wait for each other at every step: on a 2-core machine at load 7-12, 2 threads
+    fine-tuned 5x slower than 1 (experiments/threads)."""
+    idle = int(round(machine_cpus - load))
+    return max(1, min(cpus, idle, DEFAULT_CAP))
 
 
 def apply_threads(threads: int | None, use_torch: bool = False) -> int:
