@@ -146,10 +146,12 @@ def _group_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
     shares = {"train": 1 - split_cfg.test_size - split_cfg.validation_size,
               "validation": split_cfg.validation_size, "test": split_cfg.test_size}
     needed = sum(share > 0 for share in shares.values())
-    if len(set(groups)) < needed:
+    found = sorted(set(groups))
+    if len(found) < needed:
         raise DataError(
-            f"{where}: a group split into {needed} splits needs at least {needed} distinct groups of {columns}; "
-            f"got {len(set(groups))}. Fix: group by a column with more values, or use data.split.policy=random."
+            f"{where}: a group split into {needed} splits needs at least {needed} distinct groups (values of "
+            f"{columns}); got {len(found)}: {[g.replace(chr(31), ' / ') for g in found]}. "
+            "Fix: group by a column with more values, or use data.split.policy=random."
         )
     rows = assign(groups, list(ds["label"]), shares, split_cfg.seed)
     return DatasetDict({name: ds.select(index) for name, index in rows.items()})
