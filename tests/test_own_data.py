@@ -167,3 +167,20 @@ def test_every_label_map_hint_is_an_override_that_composes(tmp_path, raw):
     cfg = validate(compose([*base, override]))
     assert {str(k): v for k, v in cfg.data.label_map.items()} == {raw: "escalatory"}
     assert set(load_data(cfg.data, cfg.task)["train"]["label"]) <= {"escalatory", "neutral"}
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["group-over-two-columns", "no-validation-split"])
+def test_readme_split_commands_run_as_written(tmp_path, which):
+    commands = shell_commands(readme_block("Every run prints and logs"))
+    assert len(commands) == 2
+    done = run_train(commands[which], tmp_path, {})
+    assert done.returncode == 0, done.stderr[-3000:]
+    _, _, run = only_run(tmp_path / "mlflow.db")
+    shares = {name: run.data.metrics.get(f"data/share/{name}") for name in ("train", "validation", "test")}
+    if which == 0:
+        assert run.data.params["data.split.group_column"] == '["source", "date"]'
+        assert abs(shares["test"] - 0.2) < 0.02 and abs(shares["validation"] - 0.15) < 0.02
+    else:
+        assert shares["validation"] is None and abs(shares["test"] - 0.2) < 0.01
+        assert "validation/macro_f1" not in run.data.metrics and "data.n_validation" not in run.data.params
+    assert re.search(r"data: train \d+ \(\d+\.\d%\) \|", done.stdout)
