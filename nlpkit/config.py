@@ -35,9 +35,6 @@ class SplitPolicy(Enum):
     time = "time"  # train on the earliest documents, validate on later ones, test on the latest
 
 
-BUILTIN_TASKS = ("topic", "stance", "escalation")  # configs/task/<name>.yaml; task=custom names your own
-
-
 @dataclass
 class TaskConfig:
     """What is predicted: ``name`` (any short name: the MLflow experiment, the run names and the predictor's
@@ -193,7 +190,7 @@ class CVConfig:
 
 @dataclass
 class RuntimeConfig:
-    threads: Optional[int] = None  # torch and BLAS/OpenMP threads; null: the CPUs this process may use, at most 8
+    threads: Optional[int] = None  # torch and BLAS/OpenMP threads; null: idle CPUs we may use, 1-8 (nlpkit.threads)
 
 
 @dataclass

@@ -52,7 +52,8 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, floa
     splits = handle_duplicates(splits, data_cfg.split, where, report)
     _check_train(splits["train"], where)
     report.update(split_shares(splits))
-    log.info("split (%s): %s", getattr(data_cfg.split.policy, "value", data_cfg.split.policy), format_shares({name: len(part) for name, part in splits.items()}))
+    policy = getattr(data_cfg.split.policy, "value", data_cfg.split.policy)
+    log.info("split (%s): %s", policy, format_shares({name: len(part) for name, part in splits.items()}))
     return splits
 
 
@@ -255,11 +256,21 @@ def _map_labels(labels: list, data_cfg: DictConfig, task: DictConfig, where: str
 def label_map_hint(value: str, label: str) -> str:
     """A command-line override that maps the data's label ``value`` to the task label ``label``, in a form Hydra
     parses for that value (a dotted key, else the dict form, else a data config file)."""
-    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", value) and value.lower() not in ("true", "false", "null"):
+    if value.lower() in ("true", "false", "null", "none"):  # Hydra would read a bool or null, not the text
+        return f"label_map: {{{json.dumps(value)}: {label}}} in a data config file (configs/data/<yours>.yaml)"
+    if re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$-]*|[0-9]+", value):  # a key Hydra's override grammar takes
         return f"data.label_map.{value}={label}"
-    if not re.search(r"[:,{}\[\]'\"=\\$]", value) and value.strip() == value:
+    if not re.search(r"[:,{}\[\]'\"=\\$]", value) and value.strip() == value and _reads_as_text(value):
         return f"'data.label_map={{{value}: {label}}}'"
     return f"label_map: {{{json.dumps(value)}: {label}}} in a data config file (configs/data/<yours>.yaml)"
+
+
+def _reads_as_text(value: str) -> bool:
+    """Whether Hydra's dict form keeps ``value`` as it is (a number key comes back as ``str(float)``)."""
+    try:
+        return str(float(value)) == value
+    except ValueError:
+        return True
 
 
 def _check_train(train: Dataset, where: str) -> None:

@@ -5,6 +5,7 @@ the experiment and runs after the task, and every label-map hint nlpkit prints i
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 
 from conftest import ROOT
 from nlpkit.config import compose, validate
@@ -152,19 +154,24 @@ def test_a_misspelt_column_field_fails_naming_the_closest_field():
         validate(compose(["data=file", "data.path=x.csv", "data.columns.txet=body"]))
 
 
-@pytest.mark.parametrize("raw", ["conflict", "Left-Center", "4", "material conflict", "a.b"])
+@pytest.mark.parametrize("raw", ["conflict", "Left-Center", "4", "material conflict", "a.b", "2.5", "1e3", "true"])
 def test_every_label_map_hint_is_an_override_that_composes(tmp_path, raw):
     rows = [{"text": f"document {i} {w}", "label": lab} for i, (w, lab) in
             enumerate([("x", "escalatory"), ("y", "neutral"), ("z", raw)] * 4)]
-    data = write_csv(tmp_path / "d.csv", rows)
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))  # JSON keeps every label a string
     base = ["data=file", f"data.path={data}", "data.columns.escalation=label", "data.split.dedupe=keep"]
     cfg = validate(compose(base))
     with pytest.raises(DataError, match=r"outside the task's labels") as err:
         load_data(cfg.data, cfg.task)
     hint = re.search(r"Fix: map them, e\.g\. (.*?), or set data\.drop_unmapped", str(err.value)).group(1)
     assert hint == label_map_hint(raw, "escalatory")
-    [override] = shlex.split(hint)  # as a shell passes it
-    cfg = validate(compose([*base, override]))
+    if hint.startswith("label_map: "):  # no override keeps this label as text: the data config file's form
+        snippet = re.match(r"label_map: (\{.*\}) in a data config file", hint).group(1)
+        cfg = validate(OmegaConf.merge(compose(base), {"data": {"label_map": OmegaConf.create(snippet)}}))
+    else:
+        [override] = shlex.split(hint)  # as a shell passes it
+        cfg = validate(compose([*base, override]))
     assert {str(k): v for k, v in cfg.data.label_map.items()} == {raw: "escalatory"}
     assert set(load_data(cfg.data, cfg.task)["train"]["label"]) <= {"escalatory", "neutral"}
 
