@@ -18,7 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from conftest import ROOT
+from conftest import ROOT, readme_command
 from nlpkit.config import compose, validate
 from nlpkit.data import label_map_hint, load_data
 from nlpkit.errors import ConfigError, DataError
@@ -91,6 +91,7 @@ def only_run(store: Path) -> tuple[MlflowClient, object, object]:
 
 def test_readme_own_data_command_runs_as_written(tmp_path):
     [argv] = shell_commands(readme_block("Your own data, with a column and label mapping"))
+    assert argv == shlex.split(readme_command("nlpkit-train data=file data.path=/data/news.csv"))  # test_readme's registry
     assert "data.label_map={conflict: escalatory, cooperation: de_escalatory, statement: neutral}" in argv
     data = write_csv(tmp_path / "news.csv", own_rows())
     done = run_train(argv, tmp_path, {"/data/news.csv": str(data)})
@@ -113,6 +114,7 @@ def test_file_yaml_example_command_runs_as_written(tmp_path):
 
 def test_readme_custom_task_command_names_the_experiment_and_run(tmp_path):
     [argv] = shell_commands(readme_block("Your own labels"))
+    assert argv == shlex.split(readme_command("nlpkit-train task=custom task.name=un_confrontation"))
     codes = {"conflict": 1, "cooperation": 2, "statement": 3}
     rows = [{"speech": r["body"], "code": codes[r["frame"]]} for r in own_rows(seed=2)]
     data = write_csv(tmp_path / "speeches.csv", rows)
@@ -180,6 +182,9 @@ def test_every_label_map_hint_is_an_override_that_composes(tmp_path, raw):
 def test_readme_split_commands_run_as_written(tmp_path, which):
     commands = shell_commands(readme_block("Every run prints and logs"))
     assert len(commands) == 2
+    registered = [readme_command("nlpkit-train data.split.policy=group 'data.split.group_column=[source,date]'"),
+                  readme_command("nlpkit-train data.split.policy=random data.split.validation_size=0")]
+    assert commands[which] == shlex.split(registered[which])  # test_readme's registry
     done = run_train(commands[which], tmp_path, {})
     assert done.returncode == 0, done.stderr[-3000:]
     _, _, run = only_run(tmp_path / "mlflow.db")
