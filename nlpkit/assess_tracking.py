@@ -4,8 +4,8 @@ The model's run is found from its URI (``runs:/<id>/...``; ``models:/<name>/<ver
 the registry) or else by the predictor's digest (the ``nlpkit.predictor_digest`` tag every training run sets).
 The evaluation run lands in that run's experiment (else ``nlpkit-evaluate``), is named
 ``evaluate/<data>/<model run name>``, carries the tags ``nlpkit.evaluation=true``, ``nlpkit.model_run_id``,
-``nlpkit.data_path``, ``nlpkit.data_digest`` and ``nlpkit.model_digest`` (the predictor's seal), logs the data set as an MLflow input (Dataset column), the
-metrics under ``eval/`` and the report files as artifacts.
+``nlpkit.data_path``, ``nlpkit.data_digest`` and ``nlpkit.model_digest`` (the predictor's seal), logs the data
+set as an MLflow input (Dataset column), the metrics under ``eval/`` and the report files as artifacts.
 """
 
 from __future__ import annotations

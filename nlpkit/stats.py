@@ -28,7 +28,7 @@ class Summary:
         return self.n >= 2 and self.distinct == 1
 
 
-def distinct_values(values: Sequence[float], decimals: int = 12) -> int:
+def distinct_values(values: Sequence[float] | np.ndarray, decimals: int = 12) -> int:
     """How many different values ``values`` holds, compared to ``decimals`` decimals."""
     return int(len(np.unique(np.round(np.asarray(values, dtype=float), decimals))))
 
