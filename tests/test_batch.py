@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import readme_command, train_tiny_predictor, train_tiny_tracked, write_jsonl
+from conftest import readme_command, require_extra, train_tiny_predictor, train_tiny_tracked, write_jsonl
 
 from nlpkit import batch, batch_output
 from nlpkit.cli import main as cli_main
@@ -234,7 +234,7 @@ def test_batch_modules_import_no_heavy_or_optional_package():
 
 def test_readme_command_scores_a_csv_from_an_mlflow_run_into_parquet(tmp_path, monkeypatch):
     """README, "Batch scoring": the command as written, on a tracked tiny model's run."""
-    pytest.importorskip("pyarrow", reason="Parquet output needs the batch extra")
+    require_extra("batch", "pyarrow")
     import pyarrow.parquet as pq
 
     trained = train_tiny_tracked(tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}")
