@@ -193,7 +193,7 @@ def test_readme_benchmark_command_composes_from_the_checkout(monkeypatch: pytest
     assert command in (contenders.CONFIGS.parent / "README.md").read_text()
     monkeypatch.chdir(contenders.CONFIGS.parent.parent.parent)
     cfg = validate(compose(shlex.split(command)[1:]))
-    assert (cfg.data.name, cfg.task.name.value, cfg.task.target_field, cfg.model.kind) == ("fnc1", "stance", "target",
+    assert (cfg.data.name, cfg.task.name, cfg.task.target_field, cfg.model.kind) == ("fnc1", "stance", "target",
                                                                                              "tfidf_svm.v1")
 
 

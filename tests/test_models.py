@@ -127,7 +127,7 @@ def test_invalid_hyper_parameter_message(kind):
 
 
 def test_unknown_kind_lists_available():
-    with pytest.raises(ConfigError, match=r"Unknown model.kind 'tfidf_forest.v1'. Available kinds: \[.*'tfidf_logreg.v1'"):
+    with pytest.raises(ConfigError, match=r"model\.kind must be one of \[.*'tfidf_logreg\.v1'.*\]; got 'tfidf_forest\.v1'"):
         build_model(OmegaConf.create({"kind": "tfidf_forest.v1"}))
 
 

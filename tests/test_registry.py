@@ -122,7 +122,7 @@ def test_a_toy_family_key_typo_fails_at_validation_naming_the_key(toy_family):
 
 
 def test_an_unregistered_kind_is_refused_with_the_available_kinds():
-    with pytest.raises(ConfigError, match=r"^Unknown model.kind 'toy_centroid.v1'\. Available kinds: \['blend.v1'"):
+    with pytest.raises(ConfigError, match=r"^model\.kind must be one of \['blend\.v1'.*\]; got 'toy_centroid\.v1'"):
         family_of("toy_centroid.v1")
 
 

@@ -95,9 +95,13 @@ def unregister(kind: str) -> None:
 def family_of(kind: str) -> Family:
     """The registry entry of ``kind``; a one-line error listing the kinds when it is unknown."""
     if kind not in REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(str(kind), sorted(REGISTRY), n=1, cutoff=0.6)
+        hint = f"did you mean model.kind={close[0]}? Or c" if close else "C"
         raise ConfigError(
-            f"Unknown model.kind {kind!r}. Available kinds: {sorted(REGISTRY)}. "
-            "Fix: choose a config from the model/ group (e.g. model=tfidf_svm)."
+            f"model.kind must be one of {sorted(REGISTRY)}; got {kind!r}. "
+            f"Fix: {hint}hoose a config from the model/ group (e.g. model=tfidf_svm)."
         )
     return REGISTRY[kind]
 
