@@ -50,7 +50,6 @@ class MlflowSweepCallback(Callback):
         overrides = [str(o) for o in config.hydra.overrides.task]
         name = config.tracking.experiment or _sweep_experiment(config, overrides)
         experiment = experiment_id(client, name)
-        prepare_experiment(client, experiment)
         swept = swept_keys(overrides)
         run = client.create_run(experiment, run_name=f"sweep {' '.join(swept) or name} {datetime.now():%m-%d %H:%M}", tags={
             "nlpkit.sweep": "true", "nlpkit.version": __version__,
@@ -58,6 +57,7 @@ class MlflowSweepCallback(Callback):
             "nlpkit.sweeper": str(config.hydra.sweeper.get("_target_", "")),
             "nlpkit.launcher": str(config.hydra.launcher.get("_target_", "")), **process_tags(),
         })
+        prepare_experiment(client, experiment)
         atexit.register(end_interrupted, uri, run.info.run_id)
         client.log_param(run.info.run_id, "sweep.overrides", " ".join(overrides)[: tracking.MAX_PARAM_VALUE])
         info = {"parent_run_id": run.info.run_id, "experiment_id": experiment, "tracking_uri": uri, "swept": swept}

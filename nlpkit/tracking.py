@@ -22,7 +22,7 @@ from nlpkit.errors import NlpkitError
 from nlpkit.predictor_files import folder_digest
 from nlpkit.procs import process_tags
 from nlpkit.store import experiment_id, launch_dir, open_store, resolve_uri  # noqa: F401  (launch_dir, resolve_uri: re-exported)
-from nlpkit.tracking_ui import data_label, prepare_experiment, source_of
+from nlpkit.tracking_ui import data_label, headline_first, prepare_experiment, source_of
 
 MAX_PARAM_VALUE = 6000
 
@@ -146,7 +146,7 @@ def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
     """Metrics and the files in ``artifact_dir`` (config, reports, plots, predictions)."""
     import mlflow
 
-    mlflow.log_metrics(metrics)
+    mlflow.log_metrics(headline_first(metrics))  # MLflow's compare view opens on a run's first-logged metric
     if artifact_dir is not None:
         mlflow.log_artifacts(str(artifact_dir))
 

@@ -1,13 +1,19 @@
 """What a person sees in the MLflow UI: the experiment's view, run names, the Dataset column.
 
-* Every experiment nlpkit logs into is tagged ``mlflow.experimentKind=custom_model_development``, the tag
-  MLflow 3's UI reads to open an experiment on its model-training view (runs table) instead of the GenAI
-  view (traces). A kind set by the user (in the UI or with a tag) is left as it is.
-* MLflow's runs table shows no metric column until a person picks one, and its chart (compare) view starts
-  from whatever metric it meets first. The UI restores a saved view from an experiment tag
+* MLflow 3.17's UI opens every experiment in its GenAI view (traces) unless the address says
+  ``workflowType=machine_learning`` or the person has clicked "Model training" once in that browser (it ignores
+  the experiment tag ``mlflow.experimentKind`` there; earlier 3.x releases read it). So every address nlpkit
+  prints or logs carries that parameter and goes to the runs tab, and every experiment nlpkit logs into is still
+  tagged ``mlflow.experimentKind=custom_model_development`` (what it is; a kind the user set is left as it is).
+* MLflow's compare page (select runs, then Compare) plots the first metric the runs share, in the order they
+  were logged: nlpkit logs the headline metric ``test/macro_f1`` first (``headline_first``). The experiment's
+  primary metric (tag ``mlflow.experiment.primaryMetric.name``, read by the chart view) is set to it too.
+* MLflow's runs table shows no metric column until a person picks one. The UI restores a saved view from an experiment tag
   ``mlflow.sharedViewState.<key>`` when the page is opened with ``?viewStateShareKey=<key>``: nlpkit writes
-  one (key ``nlpkit``: the headline metric sorted descending and shown, a bar chart of it first in the chart
-  view) and links it from the experiment's description; ``view_url`` gives the address.
+  one (key ``nlpkit``: newest runs first, which keeps sweeps as parent/child trees, the headline metrics as
+  columns beside the Dataset column) and links it
+  from the experiment's description; ``view_url`` gives the address. (A shared view cannot expand a tree: the
+  UI leaves ``runsExpanded`` out of shared views, so a sweep's children show after a click on its ``+``.)
 * Run names put what tells runs apart first (``run_name``); datasets are logged with ``mlflow.log_input``
   (``log_datasets``) so the runs table's Dataset column shows name, digest and source.
 """
@@ -25,9 +31,10 @@ KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
 VIEW_KEY = "nlpkit"
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
+PRIMARY_TAG = "mlflow.experiment.primaryMetric.name"
 NOTE_TAG = "mlflow.note.content"
 HEADLINE = "test/macro_f1"
-SHOWN_METRICS = (HEADLINE, "test/macro_f1_ci_low", "test/macro_f1_ci_high", "validation/macro_f1", "test/accuracy")
+SHOWN_METRICS = (HEADLINE, "test/macro_f1_ci_low", "test/macro_f1_ci_high", "validation/macro_f1")
 LOCAL_UI = "http://127.0.0.1:5000"
 # Overrides already said by the run name's data/model/seed parts, or that never tell runs apart.
 _UNNAMED = ("seed", "data", "data.name", "data.path", "data.source", "model", "task", "output_dir", "experiment")
@@ -35,30 +42,27 @@ _UNNAMED_GROUPS = ("tracking", "hydra", "data.files", "data.columns", "data.labe
 
 
 def prepare_experiment(client: Any, experiment_id: str) -> None:
-    """Tag the experiment for MLflow's model-training view and store nlpkit's saved view (see module doc)."""
+    """Tag the experiment as model training and store nlpkit's saved view (see module doc)."""
     tags = client.get_experiment(experiment_id).tags
-    if KIND_TAG not in tags:
-        client.set_experiment_tag(experiment_id, KIND_TAG, MODEL_TRAINING)
+    for key, value in ((KIND_TAG, MODEL_TRAINING), (PRIMARY_TAG, HEADLINE), (NOTE_TAG, _note(experiment_id))):
+        if key not in tags:
+            client.set_experiment_tag(experiment_id, key, value)
     view = json.dumps(saved_view())
     if tags.get(VIEW_TAG) != view:
         client.set_experiment_tag(experiment_id, VIEW_TAG, view)
-    if NOTE_TAG not in tags:
-        client.set_experiment_tag(experiment_id, NOTE_TAG, _note(experiment_id))
+
+
+def headline_first(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` with the headline metrics first: MLflow returns a run's metrics in the order they were first
+    logged, and its compare page (``#/compare-runs``) plots the first one the runs share."""
+    return {**{key: metrics[key] for key in SHOWN_METRICS if key in metrics}, **metrics}
 
 
 def saved_view() -> dict[str, Any]:
     """The view behind ``?viewStateShareKey=nlpkit``: search facets and UI state in the UI's own keys."""
-    section = {"uuid": "nlpkit-headline", "name": "nlpkit: headline metric", "display": True,
-               "isReordered": False, "deleted": False, "isGenerated": False}
-    charts = [{"uuid": f"nlpkit-bar-{i}", "type": "BAR", "metricKey": key, "metricSectionId": section["uuid"],
-               "deleted": False, "isGenerated": False, "runsCountToCompare": 20}
-              for i, key in enumerate((HEADLINE, "validation/macro_f1"))]
     return {
-        "searchFilter": "", "orderByKey": _column("metrics", HEADLINE), "orderByAsc": False,
-        "selectedColumns": [_column("metrics", key) for key in SHOWN_METRICS]
-        + [_column("attributes", "Dataset"), _column("tags", "model.kind"), _column("attributes", "Models")],
-        "columnWidths": {"run_name": 300},
-        "compareRunCharts": charts, "compareRunSections": [section],
+        "searchFilter": "", "orderByKey": "attributes.start_time", "orderByAsc": False,
+        "selectedColumns": [_column("attributes", "Dataset")] + [_column("metrics", key) for key in SHOWN_METRICS],
     }
 
 
@@ -66,7 +70,12 @@ def view_url(tracking_uri: str, experiment_id: str) -> str:
     """Where the experiment's saved view opens: on the tracking server itself, or on ``mlflow ui``'s default
     address for a local store."""
     base = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else LOCAL_UI
-    return f"{base}/#/experiments/{experiment_id}?viewStateShareKey={VIEW_KEY}"
+    return f"{base}/{view_path(experiment_id)}"
+
+
+def view_path(experiment_id: str) -> str:
+    """The saved view's address inside the UI (``#/...``), on the model-training side and its runs tab."""
+    return f"#/experiments/{experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={VIEW_KEY}"
 
 
 def browse_line(tracking_uri: str, run_id: str) -> str:
@@ -80,9 +89,9 @@ def browse_line(tracking_uri: str, run_id: str) -> str:
 
 
 def _note(experiment_id: str) -> str:
-    return (f"Logged by nlpkit. [Open the nlpkit view](#/experiments/{experiment_id}?viewStateShareKey={VIEW_KEY}): "
-            f"runs sorted by `{HEADLINE}` with the headline metrics as columns, and a bar chart of `{HEADLINE}` "
-            "first in the chart view.")
+    return (f"Logged by nlpkit. [Open the nlpkit view]({view_path(experiment_id)}): the headline metrics "
+            f"(`{HEADLINE}` with its 95% CI, `validation/macro_f1`) and the dataset as columns, sweeps as trees. "
+            f"The chart view starts from `{HEADLINE}` (the experiment's primary metric).")
 
 
 def _column(kind: str, key: str) -> str:
