@@ -89,9 +89,9 @@ def browse_line(tracking_uri: str, run_id: str) -> str:
 
 
 def _note(experiment_id: str) -> str:
-    return (f"Logged by nlpkit. [Open the nlpkit view]({view_path(experiment_id)}): the headline metrics "
-            f"(`{HEADLINE}` with its 95% CI, `validation/macro_f1`) and the dataset as columns, sweeps as trees. "
-            f"The chart view starts from `{HEADLINE}` (the experiment's primary metric).")
+    return (f"Logged by nlpkit. [Open the nlpkit view]({view_path(experiment_id)}): the dataset and the headline "
+            f"metrics (`{HEADLINE}` with its 95% CI, `validation/macro_f1`) as columns, sweeps as parent/child trees. "
+            f"Runs list `{HEADLINE}` first, so Compare plots it.")
 
 
 def _column(kind: str, key: str) -> str:

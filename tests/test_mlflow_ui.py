@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from conftest import tiny_rows, write_jsonl
 from nlpkit.config import compose
+from nlpkit.tracking import run_name as job_run_name
 from nlpkit.tracking_ui import (KIND_TAG, MODEL_TRAINING, PRIMARY_TAG, VIEW_TAG, data_label, dataset_source, run_name, saved_view,
                                 swept_keys, view_url)
 
@@ -50,7 +51,8 @@ def test_single_run_is_named_tagged_and_has_dataset_inputs_and_a_quiet_console(t
     client = MlflowClient(uri)
     [run] = client.search_runs([client.get_experiment_by_name("escalation").experiment_id])
     experiment = client.get_experiment(run.info.experiment_id)
-    assert run.info.run_name == "speeches/tfidf_logreg/C=2/s0"  # data, model, the override, seed: all visible
+    # data, model, the overrides, seed: all visible, the data first
+    assert run.info.run_name == "speeches/tfidf_logreg/C=2/char_ngrams=false/dedupe=keep/s0"
     assert experiment.tags[KIND_TAG] == MODEL_TRAINING
     view = json.loads(experiment.tags[VIEW_TAG])
     assert "metrics.`test/macro_f1`" in view["selectedColumns"] and "attributes.`Dataset`" in view["selectedColumns"]
@@ -132,7 +134,7 @@ def test_run_names_put_what_differs_first():
     swept = swept_keys(["model=tfidf_logreg,tfidf_svm", "seed=range(0,3)", "model.char_ngrams=false"])
     assert swept == ["model", "seed"]
     assert run_name(compose(overrides), overrides, swept) == "tfidf_svm/s3/newswire"
-    assert run_name(compose(["tracking.run_name=mine"]), [], None) == "mine"
+    assert job_run_name(compose(["tracking.run_name=mine"])) == "mine"  # the config's own name wins
     own = compose(["data=file", "data.path=/data/un_speeches.csv"])
     assert data_label(own.data) == "un_speeches" and run_name(own, [], None) == "un_speeches/tfidf_logreg/s0"
 

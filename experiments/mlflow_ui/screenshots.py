@@ -145,8 +145,7 @@ async def _shoot(browser: Browser, url: str, experiment: str, runs: list[Any], o
                       "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true')")
         await page.goto(f"{url}/{view_path(experiment)}")  # the address nlpkit-train prints
         await page.wait_for_text("sweep ")
-        await page.js(f"document.querySelector('button[data-component-id*={EXPANDER!r}]').click()")  # the sweep's +
-        await page.wait_for_text(best.info.run_name)
+        await expand_sweep(page, best.info.run_name)
         await save(page, out / "runs_table.png")
         await page.goto(f"{url}/#/experiments/{experiment}/runs/{best.info.run_id}?workflowType=machine_learning")
         await page.wait_for_text("Datasets")
@@ -155,6 +154,18 @@ async def _shoot(browser: Browser, url: str, experiment: str, runs: list[Any], o
         await page.goto(f"{url}/#/compare-runs?runs={ids}&experiments=[\"{experiment}\"]&workflowType=machine_learning")
         await page.wait_for_text("Parallel Coordinates Plot")
         await save(page, out / "compare_view.png")
+
+
+async def expand_sweep(page: Page, child_name: str, tries: int = 10) -> None:
+    """Click the sweep's ``+`` until ``child_name`` shows (the table may redraw once the saved view applies)."""
+    click = f"document.querySelector('button[data-component-id*=\"{EXPANDER}\"]')?.click()"
+    for _ in range(tries):
+        await page.js(click)
+        await asyncio.sleep(3)
+        if await page.js(f"document.body.innerText.includes({json.dumps(child_name)})"):
+            await asyncio.sleep(1.5)
+            return
+    raise SystemExit(f"the sweep's children ({child_name!r}) did not show after {tries} clicks on its +")
 
 
 async def save(page: Page, png: Path) -> None:
