@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,18 @@ def test_multirun_prints_its_parent_and_the_report_command(tmp_path):
     assert report.returncode == 0 and "| (default) | 2 | 0 |" in report.stdout, report.stderr
     latest = command([str(BIN / "nlpkit"), "report"], tmp_path, uri)  # no argument: the store's one sweep
     assert latest.returncode == 0 and latest.stdout == report.stdout
+    compare_line = next(line for line in out.stdout.splitlines() if line.startswith("compare two configurations: "))
+    compare = command(shlex.split(compare_line.removeprefix("compare two configurations: ")), tmp_path)
+    # one configuration only (the sweep varies the seed): the printed command runs and names the problem
+    assert compare.returncode == 1 and "A=..." in compare.stderr and "matches 0 configurations" in compare.stderr
+
+
+def test_verbose_training_shows_mlflow_output(tmp_path):
+    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows())
+    out = command([str(BIN / "nlpkit-train"), "data=file", f"data.path={data}", "data.columns.escalation=label",
+                   "tracking.verbose=true", *FAST], tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "INFO mlflow" in out.stderr  # tracking.verbose=true brings MLflow's lines back
 
 
 def test_config_and_data_errors_open_no_run(tmp_path):
@@ -150,3 +163,19 @@ def test_dataset_sources_and_saved_view():
     assert OmegaConf.select(compose([]), "tracking.verbose") is False
     with pytest.raises(Exception):
         compose(["tracking.verbose=maybe"])
+
+
+@pytest.mark.slow
+def test_screenshot_script_renders_the_three_views(tmp_path):
+    """README, "For people comparing runs in the MLflow UI": the script trains, serves and shoots in Chromium
+    (needs `apt-get install -y chromium`; about 4 minutes on 2 shared cores)."""
+    from PIL import Image
+
+    script = Path(__file__).parents[1] / "experiments" / "mlflow_ui" / "screenshots.py"
+    out = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=1200, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
+    for name in ("runs_table.png", "run_page.png", "compare_view.png"):
+        png = tmp_path / name
+        assert png.stat().st_size < 300_000 and Image.open(png).size == (1500, 900)
+        assert len(Image.open(png).convert("RGB").getcolors(maxcolors=1 << 16) or []) > 20  # drawn, not blank
