@@ -107,7 +107,8 @@ def describe(predictor: Predictor) -> dict:
     """What makes a member's result traceable: task, model kind, nlpkit version, digest, data, test macro-F1."""
     meta = predictor.metadata
     f1 = predictor.metrics.get("test/macro_f1")
-    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
+    found = meta.get("dataset")
+    dataset: dict[str, Any] = found if isinstance(found, dict) else {}
     return {"task": predictor.task, "model_kind": meta.get("model_kind"), "nlpkit_version": meta.get("nlpkit_version"),
             "digest": meta.get("digest"), "dataset": dataset.get("name"),
             "test_macro_f1": None if f1 is None else round(float(f1), DIGITS)}

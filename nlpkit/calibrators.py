@@ -83,6 +83,28 @@ def fit(method: str, proba: np.ndarray, y_true: Sequence[str], labels: Sequence[
     return Calibrator(method, list(labels), fitters[method](proba, truth), dict(fitted_on or {}))
 
 
+def cross_fitted(method: str, proba: np.ndarray, y_true: Sequence[str], labels: Sequence[str],
+                 folds: int = 5, seed: int = 0) -> np.ndarray | None:
+    """Out-of-fold calibrated probabilities of the split the calibrator is fitted on: each of ``folds`` stratified
+    folds is calibrated by a map fitted on the other folds, so no document's probabilities come from a map that
+    saw its label (what ``nlpkit prevalence`` needs to estimate error rates). None when a fold could not be
+    fitted (a label with fewer documents than folds, or one missing from a fold's complement)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    proba, y = np.asarray(proba, dtype=float), np.asarray(list(y_true))
+    smallest = min(int((y == label).sum()) for label in labels)
+    k = min(folds, smallest)
+    if k < 2:
+        return None
+    out = np.empty_like(proba)
+    for fit_rows, held_rows in StratifiedKFold(k, shuffle=True, random_state=seed).split(proba, y):
+        try:
+            out[held_rows] = fit(method, proba[fit_rows], y[fit_rows], labels).apply(proba[held_rows])
+        except DataError:
+            return None
+    return out
+
+
 def _check_fittable(method: str, truth: np.ndarray, labels: Sequence[str]) -> None:
     if len(truth) < 2:
         raise DataError(
@@ -183,9 +205,10 @@ def _problem(calibrator: Calibrator, labels: list[str]) -> str:
     for key, values in params.items():
         if not isinstance(values, list) or len(values) != len(labels):
             return f"'{key}' must hold one entry per label ({len(labels)}), got {values!r:.80}"
+    lists: dict[str, list[Any]] = {key: list(values) for key, values in params.items() if isinstance(values, list)}
     if calibrator.method == "isotonic":
-        return _isotonic_problem(params["x"], params["y"])
-    return "" if np.all(np.isfinite(np.asarray(params["a"] + params["b"], dtype=float))) else "a/b must be finite"
+        return _isotonic_problem(lists["x"], lists["y"])
+    return "" if np.all(np.isfinite(np.asarray(lists["a"] + lists["b"], dtype=float))) else "a/b must be finite"
 
 
 def _isotonic_problem(xs: list, ys: list) -> str:

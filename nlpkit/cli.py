@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from nlpkit import extras
 from nlpkit._version import __version__
@@ -100,13 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     analyze.set_defaults(func=_analyze)
 
     prev = sub.add_parser("prevalence", help="share of each class overall and per group (--by), with 95%% CIs, "
-                          "by classify-and-count and adjusted quantifiers (cc, pcc, acc, pacc, sld)")
+                          "by classify-and-count and adjusted quantifiers (cc, pcc, acc, pacc, sld, robust)")
     prev.add_argument("model", help="predictor directory, runs:/<id>/model, models:/<name>/<version> or package name")
     prev.add_argument("--data", required=True, nargs="+", type=Path, help=".jsonl, .csv/.tsv or .parquet (labels not needed)")
     prev.add_argument("--by", help="group column, or COLUMN:month|week|year for ISO dates (e.g. date:month)")
-    prev.add_argument("--method", help="comma-separated methods among cc,pcc,acc,pacc,sld (default: all)")
+    prev.add_argument("--method", help="comma-separated methods among cc,pcc,acc,pacc,sld,robust (default: all)")
     prev.add_argument("--validation", type=Path, help="labelled file replacing the validation predictions stored "
-                      "in the predictor (acc, pacc, sld)")
+                      "in the predictor (acc, pacc, sld, robust)")
     prev.add_argument("--label-field", default="label", help="label column of --validation (default: label)")
     prev.add_argument("--text-field", default="text", help="field/column holding the text (default: text)")
     prev.add_argument("--target", help="stance target for inputs without their own 'target' field")
@@ -148,7 +149,7 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(uri: str | None) -> object:
+def _client(uri: str | None) -> Any:
     from nlpkit.store import open_store
 
     return open_store(_existing_store(uri, "the runs to read"))
@@ -216,7 +217,7 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest_sweep(client: object, experiment: str | None) -> str:
+def _latest_sweep(client: Any, experiment: str | None) -> str:
     """The latest sweep parent run of ``experiment``; without one, of the store (when all its sweeps are in one
     experiment: otherwise the sweep is ambiguous and the error lists the experiments)."""
     from nlpkit.store import _pages

@@ -18,6 +18,17 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nlpkit.errors import ConfigError
+from nlpkit.models import REGISTRY, family_of
+from nlpkit.models.blend_family import BlendModelConfig  # noqa: F401  (re-exported: the schemas live with
+from nlpkit.models.encoder_family import (  # noqa: F401  their families in nlpkit.models)
+    ChunkPooling,
+    EmbedModelConfig,
+    EncoderModelConfig,
+    FinetuneModelConfig,
+    LongTextPolicy,
+)
+from nlpkit.models.registry import ModelConfig  # noqa: F401
+from nlpkit.models.tfidf_family import TfidfLogregConfig, TfidfModelConfig, TfidfSvmConfig  # noqa: F401
 from nlpkit.validation import check_values
 
 
@@ -103,91 +114,6 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    """Keys every model family has. ``calibration``: post-hoc calibration fitted on the validation split and
-    applied inside the saved predictor: none | temperature | isotonic | sigmoid (nlpkit.calibrators). A str
-    checked by nlpkit.validation (one-line error with a suggestion), like ``class_weight``."""
-
-    kind: str = "tfidf_logreg.v1"
-    calibration: str = "none"
-
-
-@dataclass
-class TfidfModelConfig(ModelConfig):
-    kind: str = "tfidf_logreg.v1"
-    C: float = 1.0
-    ngram_max: int = 2
-    min_df: int = 1
-    max_features: Optional[int] = 50000
-    char_ngrams: bool = True
-    sublinear_tf: bool = True
-    class_weight: Optional[str] = "balanced"
-    calibration_folds: int = 3
-
-
-class LongTextPolicy(Enum):
-    head = "head"  # keep the first tokens
-    head_tail = "head_tail"  # keep the first head_share of the budget and the last tokens
-    chunks = "chunks"  # overlapping windows, pooled (chunk_pooling) into one prediction per document
-
-
-class ChunkPooling(Enum):
-    mean = "mean"
-    max = "max"
-
-
-@dataclass
-class EncoderModelConfig(ModelConfig):
-    """Shared by the encoder families: which encoder, how texts become token windows, batching."""
-
-    kind: str = "embed_logreg.v1"
-    encoder: str = "all-MiniLM-L6-v2"  # the packaged default, a local from_pretrained directory or a hub name
-    max_length: int = 256  # tokens per window, special tokens included
-    batch_size: int = 16
-    long_text: LongTextPolicy = LongTextPolicy.head
-    head_share: float = 0.25  # head_tail: share of the text budget given to the head
-    chunk_pooling: ChunkPooling = ChunkPooling.mean
-    chunk_stride: int = 32  # chunks: tokens shared by consecutive windows
-    max_chunks: int = 8  # chunks: windows per document at most (the rest is dropped and reported)
-    progress: bool = False  # a tqdm progress bar
-
-
-@dataclass
-class EmbedModelConfig(EncoderModelConfig):
-    kind: str = "embed_logreg.v1"
-    C: float = 1.0
-    class_weight: Optional[str] = "balanced"
-
-
-@dataclass
-class FinetuneModelConfig(EncoderModelConfig):
-    kind: str = "finetune.v1"
-    max_length: int = 128
-    batch_size: int = 8  # training and inference; 8 is the Trainer recipe the accuracy bar used
-    epochs: int = 6
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    patience: int = 2  # epochs without a better validation macro-F1 before stopping
-    early_stopping: bool = True  # false: run every epoch and keep the last (validation still scored per epoch)
-    validation_fraction: float = 0.1  # stratified hold-out of the training set for early stopping; 0: none
-    class_weight: Optional[str] = None  # "balanced": loss weights inverse to class frequency
-    refit: bool = False  # after early stopping: fine-tune again on train + validation for the chosen epochs
-    # (same learning-rate schedule as the selection run, stopped at the chosen epoch)
-    progress: bool = True
-
-
-@dataclass
-class BlendModelConfig(ModelConfig):
-    """A fine-tuned encoder and a TF-IDF model, probabilities averaged (nlpkit.models.blend)."""
-
-    kind: str = "blend.v1"
-    encoder_weight: float = 0.5  # the fine-tuned encoder's share of the averaged probabilities
-    finetune: FinetuneModelConfig = field(default_factory=FinetuneModelConfig)
-    tfidf: TfidfModelConfig = field(default_factory=TfidfModelConfig)
-
-
-@dataclass
 class TrackingConfig:
     enabled: bool = True
     uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<launch dir>/mlflow.db
@@ -209,33 +135,27 @@ class CVConfig:
 class TrainConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    model: Any = None  # a model-family schema (MODEL_SCHEMAS), chosen by the model/ config group
+    model: Any = None  # a model kind's schema (its nlpkit.models registry entry), chosen by the model/ group
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cv: CVConfig = field(default_factory=CVConfig)
     seed: int = 0
     output_dir: Optional[str] = None  # None: Hydra's run directory, or ./nlpkit-outputs/<time>
 
 
-# Model families register their config schema here (kind prefix -> dataclass).
-MODEL_SCHEMAS: dict[str, type] = {
-    "tfidf": TfidfModelConfig,
-    "embed": EmbedModelConfig,
-    "finetune": FinetuneModelConfig,
-    "blend": BlendModelConfig,
-}
-
-
 def register_configs() -> None:
     """Store the schemas in Hydra's ConfigStore (idempotent)."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
-    for family, schema in MODEL_SCHEMAS.items():
-        cs.store(group="model", name=f"{family}_schema", node=schema)
+    for family in REGISTRY.values():  # each model kind's schema, named in its YAML's defaults list
+        cs.store(group="model", name=family.schema_name, node=family.schema)
 
 
 def config_dir() -> str:
     """Absolute path of the Hydra config tree: the installed ``nlpkit/configs`` (a wheel ships the
     top-level ``configs/`` there), or a checkout's ``configs/`` when nlpkit runs from source."""
+    checkout = Path(__file__).resolve().parent.parent  # running from source (also another worktree of an
+    if (checkout / "pyproject.toml").is_file() and (checkout / "configs" / "train.yaml").is_file():  # editable install)
+        return str(checkout / "configs")
     try:
         installed = Path(str(resources.files("nlpkit.configs")))
     except ModuleNotFoundError:
@@ -246,14 +166,8 @@ def config_dir() -> str:
 
 
 def model_schema(kind: str) -> type:
-    """The config dataclass of the model family that ``kind`` (e.g. ``tfidf_svm.v1``) belongs to."""
-    family = kind.split("_")[0].split(".")[0]
-    if family not in MODEL_SCHEMAS:
-        raise ConfigError(
-            f"model.kind={kind!r} belongs to no known model family; expected a kind starting with one of "
-            f"{sorted(MODEL_SCHEMAS)}. Fix: pick a config from the model/ group (e.g. model=tfidf_logreg)."
-        )
-    return MODEL_SCHEMAS[family]
+    """The config dataclass of model kind ``kind`` (e.g. ``tfidf_svm.v1``), from its registry entry."""
+    return family_of(kind).schema
 
 
 def validate(cfg: DictConfig) -> DictConfig:
@@ -285,6 +199,7 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"Missing required config value(s): {missing}. Fix: set them on the command line, "
             f"e.g. `nlpkit-train data=file {missing[0]}=...`."
         )
+    assert isinstance(merged, DictConfig)  # merged onto a structured (dict) schema
     check_values(merged)
     return merged
 
@@ -298,6 +213,7 @@ def compose(overrides: list[str] | None = None, config_name: str = "train") -> D
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    register_configs()  # also the schemas of families registered since import (a test's, a notebook's)
     if GlobalHydra.instance().is_initialized():
         return hydra_compose(config_name=config_name, overrides=list(overrides or []))
     with initialize_config_dir(version_base="1.3", config_dir=config_dir()):

@@ -144,7 +144,7 @@ def _rename_columns(ds: Dataset, columns: DictConfig, where: str) -> Dataset:
             continue
         if original not in ds.column_names:
             raise DataError(
-                f"data.columns.{canonical}={original!r}, but {where} has no column {original!r}. "
+                f"data.columns.{canonical!s}={original!r}, but {where} has no column {original!r}. "
                 f"Columns found: {ds.column_names}. Fix: name one of those."
             )
         if original != canonical:

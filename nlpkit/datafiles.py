@@ -37,7 +37,7 @@ def check_files(files: dict[str, str], key: str) -> str:
         )
     for path in files.values():
         _check_content(Path(path))
-    return formats.pop()
+    return str(formats.pop())
 
 
 def read_files(builder: str, files: dict[str, str], **kwargs: Any) -> Any:
@@ -55,8 +55,9 @@ def read_files(builder: str, files: dict[str, str], **kwargs: Any) -> Any:
 
 def cause(err: BaseException) -> str:
     """The innermost cause's message, on one line."""
-    while err.__cause__ is not None or err.__context__ is not None:
-        err = err.__cause__ or err.__context__
+    inner = err.__cause__ or err.__context__
+    while inner is not None:
+        err, inner = inner, inner.__cause__ or inner.__context__
     return one_line(err, 300) or type(err).__name__
 
 

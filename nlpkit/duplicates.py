@@ -15,7 +15,7 @@ common-part norms (Cauchy-Schwarz), and computed exactly only for the pairs whos
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,7 +64,7 @@ def find_duplicates(splits: DatasetDict, threshold: float) -> dict[str, tuple[np
     the matching training document (-1 when none)."""
     train = splits["train"]
     train_targets = _targets(train)
-    first = {}
+    first: dict[tuple[str, str], int] = {}
     for i, key in enumerate(_keys(train, train_targets)):
         first.setdefault(key, i)
     vectors = _Vectors(list(train["text"]), threshold)
@@ -84,13 +84,13 @@ def find_duplicates(splits: DatasetDict, threshold: float) -> dict[str, tuple[np
     return out
 
 
-def _keys(part: object, targets: list[str] | None) -> list[tuple[str, str]]:
+def _keys(part: Any, targets: list[str] | None) -> list[tuple[str, str]]:
     """(normalised target or "", normalised text) of each row: equal keys are exact duplicates."""
     texts = [" ".join(t.lower().split()) for t in part["text"]]
     return list(zip(targets if targets is not None else [""] * len(texts), texts))
 
 
-def _targets(part: object) -> list[str] | None:
+def _targets(part: Any) -> list[str] | None:
     return [" ".join(t.lower().split()) for t in part["target"]] if "target" in part.column_names else None
 
 

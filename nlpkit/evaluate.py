@@ -118,7 +118,7 @@ def slice_table(ds: Any, y_pred: Sequence[str], labels: Sequence[str], slices: S
     """Macro-F1, accuracy and support per value of each slice column (``length``: word-count bins)."""
     import pandas as pd
 
-    y_true, y_pred = np.asarray(ds["label"]), np.asarray(y_pred)
+    y_true, predicted = np.asarray(ds["label"]), np.asarray(y_pred)
     rows = []
     for column in slices:
         values = _slice_values(ds, column, length_bins)
@@ -126,8 +126,8 @@ def slice_table(ds: Any, y_pred: Sequence[str], labels: Sequence[str], slices: S
             mask = np.asarray([v == value for v in values])
             rows.append({
                 "slice": column, "value": value, "support": int(mask.sum()),
-                "macro_f1": float(f1_score(y_true[mask], y_pred[mask], labels=list(labels), average="macro", zero_division=0)),
-                "accuracy": float(accuracy_score(y_true[mask], y_pred[mask])),
+                "macro_f1": float(f1_score(y_true[mask], predicted[mask], labels=list(labels), average="macro", zero_division=0)),
+                "accuracy": float(accuracy_score(y_true[mask], predicted[mask])),
             })
     return pd.DataFrame(rows, columns=["slice", "value", "support", "macro_f1", "accuracy"])
 

@@ -65,14 +65,3 @@ def require_for(name: str) -> None:
     if name in TRAINING_NAMES:
         require("train", f"nlpkit.{name}")
 
-
-def train_main() -> int | None:
-    """The ``nlpkit-train`` command: check the ``train`` extra, then run ``nlpkit.train.main``."""
-    try:
-        require("train", "nlpkit-train")
-    except MissingExtraError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    from nlpkit.train import main
-
-    return main()

@@ -42,7 +42,7 @@ def build_wheel(directory: Path) -> Path:
     from nlpkit import wheel
 
     directory.mkdir(parents=True, exist_ok=True)
-    root = Path(__import__(PACKAGE).__file__).resolve().parent
+    root = Path(str(__import__(PACKAGE).__file__)).resolve().parent
     files: dict[str, Path | bytes] = {f"{PACKAGE}/{p.relative_to(root).as_posix()}": p for p in _modules(root)}
     return wheel.write(directory / wheel_name(), _spec(), files)
 
@@ -78,7 +78,7 @@ def _runtime_lines() -> list[str]:
 
 def _pyproject_dependencies() -> list[str]:
     """``[project] dependencies`` of the checkout nlpkit is imported from (nlpkit not installed, e.g. PYTHONPATH)."""
-    pyproject = Path(__import__(PACKAGE).__file__).resolve().parent.parent / "pyproject.toml"
+    pyproject = Path(str(__import__(PACKAGE).__file__)).resolve().parent.parent / "pyproject.toml"
     if not pyproject.is_file() or sys.version_info < (3, 11):  # tomllib: Python 3.11+
         raise MissingExtraError(
             f"Logging a model needs {DISTRIBUTION}'s metadata; expected it installed or a checkout with "

@@ -63,15 +63,17 @@ def package(models: Sequence[str], name: str, version: str, out: str | os.PathLi
     target = _target(Path(out), wheel.WheelSpec(name=name, version=version, summary="", description=""))
     with tempfile.TemporaryDirectory(prefix="nlpkit-package-") as tmp:
         data, scratch = Path(tmp) / "data", Path(tmp) / "downloads"
+        metadata: dict[Any, dict[str, Any]]
         if None in members:
             metadata = {None: stage(members[None], data, scratch)}
             card = model_card.render(name, module, version, metadata[None])
         else:
-            metadata = {role: stage(uri, data / role, scratch / role, role) for role, uri in members.items()}
-            installed.write_bundle(data, {role: role for role in members})
+            roles = {str(role): uri for role, uri in members.items()}
+            metadata = {role: stage(uri, data / role, scratch / role, role) for role, uri in roles.items()}
+            installed.write_bundle(data, {role: role for role in roles})
             card = model_card.render_bundle(name, module, version, metadata)
         spec = _spec(name, module, version, metadata, card)
-        contents = {f"{module}/__init__.py": _init(name, version, metadata).encode("utf-8"),
+        contents: dict[str, Path | bytes] = {f"{module}/__init__.py": _init(name, version, metadata).encode("utf-8"),
                     f"{module}/MODEL_CARD.md": card.encode("utf-8"),
                     **{f"{module}/data/{rel}": path for rel, path in _tree(data).items()}}
         target.parent.mkdir(parents=True, exist_ok=True)

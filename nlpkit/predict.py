@@ -274,7 +274,7 @@ def _family(directory: Path, kind: Any) -> Any:
             f"{directory / METADATA_FILE} names an unknown model_kind {kind!r}; expected one of {sorted(REGISTRY)}. "
             "Fix: load it with the nlpkit version that saved it (see its nlpkit_version) or upgrade nlpkit."
         )
-    return REGISTRY[kind][0]
+    return REGISTRY[kind]
 
 
 def locate(uri: str, scratch: Path | None = None) -> Path:
@@ -311,20 +311,6 @@ def _local(uri: str) -> Path:
 
 
 def _download(uri: str, destination: Path) -> Path:
-    from nlpkit import extras
+    from nlpkit.store import download_artifacts  # MLflow lives with the tracking code, imported only here
 
-    if extras.missing("mlflow"):
-        raise ModelLoadError(
-            f"Loading {uri!r} needs MLflow, which this install lacks (expected the 'mlflow' extra for MLflow URIs, "
-            f"got a runtime-only install). Fix: {extras.install_hint('mlflow')}, or load a local predictor directory."
-        )
-    import mlflow
-
-    try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
-    except Exception as err:  # MLflow raises several types for a missing run/model/artifact
-        raise ModelLoadError(
-            f"Could not fetch {uri!r} from the MLflow store at {mlflow.get_tracking_uri()}: {one_line(err, 300)}. "
-            "Expected an existing run id or registered model. Fix: check the run id / model name and "
-            "MLFLOW_TRACKING_URI."
-        ) from err
+    return download_artifacts(uri, destination)

@@ -2,7 +2,8 @@
 
 ``nlpkit.json`` holds ``"files": {relative posix path: sha256}`` for every file of the predictor directory
 except ``nlpkit.json`` itself and the runtimes' caches (``onnx/``: graphs exported from the sealed weights on
-first use, only for encoder predictors saved before nlpkit shipped ``model.onnx``, which is sealed), and ``"digest"``: the sha256 of the sorted ``"<path>:<sha256>\\n"`` lines. ``Predictor.load``
+first use, only for encoder predictors saved before nlpkit shipped ``model.onnx``, which is sealed), and
+``"digest"``: the sha256 of the sorted ``"<path>:<sha256>\\n"`` lines. ``Predictor.load``
 checks both before it reads any model file; a changed, missing or extra file is refused with its name.
 """
 

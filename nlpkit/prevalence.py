@@ -11,6 +11,9 @@ re-trained):
 * ``pacc`` probabilistic ACC: PCC corrected by the validation mean probabilities per true class.
 * ``sld``  Saerens-Latinne-Decaestecker EM (QuaPy's ``EMQ``): re-weights the posteriors from the training
   prior to the collection's prior until they agree.
+* ``robust`` ``sld``'s estimate with an interval spanning both ``sld``'s and ``pacc``'s. The two rest on different
+  assumptions (``sld``: calibrated posteriors; ``pacc``: validation error rates that carry over to the
+  collection), so their union covers the truth whenever either holds; where they disagree, it is wide.
 
 ``acc``, ``pacc`` and ``sld`` need a :class:`ValidationRecord` (true labels and predicted probabilities of the
 validation split, plus the training label counts for ``sld``'s prior), which training stores in every
@@ -18,8 +21,9 @@ predictor (``validation.npz``, see ``nlpkit.prevalence_data``).
 
 **What the interval covers.** Each of ``n_bootstrap`` replicates resamples the documents of the group with
 replacement *and* (for ``acc``/``pacc``) the validation examples with replacement, refits the adjustment on
-the resampled validation set and re-estimates; the CI is the percentile interval of the replicates. It
-covers sampling noise in the documents (the group is treated as a sample from its outlet/period) and in the
+the resampled validation set and re-estimates; the CI is the percentile interval of the replicates, its
+endpoints rounded to whole documents. Copies of one document (``copies``: equal keys, e.g. the same text run by
+several outlets) are resampled together, as one cluster. It covers sampling noise in the documents (the group is treated as a sample from its outlet/period) and in the
 estimated error rates. It does not cover a shift in P(text | class) between validation data and the
 collection (new topics, new outlets), which no correction from validation data can see. ``sld`` uses the
 training prior as known, so only its documents are resampled; ``cc``/``pcc`` resample documents only.
@@ -35,8 +39,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from nlpkit.errors import ConfigError, DataError
 
-METHODS = ("cc", "pcc", "acc", "pacc", "sld")
-NEEDS_VALIDATION = frozenset({"acc", "pacc", "sld"})
+METHODS = ("cc", "pcc", "acc", "pacc", "sld", "robust")
+NEEDS_VALIDATION = frozenset({"acc", "pacc", "sld", "robust"})
+COMBINED = {"robust": ("sld", "pacc")}  # estimate from the first, interval spanning all of them
 RESAMPLES_VALIDATION = frozenset({"acc", "pacc"})
 # How acc/pacc solve q = M p: exactly (falling back to the unadjusted estimate if M is singular), then clip to
 # [0, 1] and renormalise. QuaPy's default solver ("minimize") gives the same answer whenever the exact solution
@@ -80,16 +85,17 @@ def check_methods(methods: Sequence[str] | str | None) -> list[str]:
     if unknown or not chosen:
         raise ConfigError(
             f"Unknown prevalence method {unknown[0] if unknown else '(none)'!r}; expected some of {', '.join(METHODS)}. "
-            "Fix: e.g. --method pacc,sld (or leave it out for all five)."
+            "Fix: e.g. --method robust,cc (or leave it out for all of them)."
         )
     return list(dict.fromkeys(chosen))
 
 
-def estimate_groups(proba: np.ndarray, groups: Sequence[str], labels: Sequence[str], methods: Sequence[str] | None = None,
+def estimate_groups(proba: np.ndarray, groups: Sequence[str] | None, labels: Sequence[str], methods: Sequence[str] | None = None,
                     validation: ValidationRecord | None = None, *, n_bootstrap: int = 500,
-                    confidence: float = 0.95, seed: int = 0) -> list[Estimate]:
+                    confidence: float = 0.95, seed: int = 0, copies: Sequence[Any] | None = None) -> list[Estimate]:
     """Prevalence rows for the whole collection (group ``all``) and for each distinct value of ``groups``
-    (sorted), for every method: ``proba`` holds one row of class probabilities per document."""
+    (sorted), for every method: ``proba`` holds one row of class probabilities per document. ``copies``: one
+    hashable key per document (e.g. its text); documents with equal keys are resampled together."""
     from nlpkit import extras
 
     extras.require("prevalence", "prevalence estimation")
@@ -98,29 +104,40 @@ def estimate_groups(proba: np.ndarray, groups: Sequence[str], labels: Sequence[s
     _check_validation(methods, validation, labels)
     _check_bootstrap(n_bootstrap, confidence)
     rng = np.random.default_rng(seed)
-    fitted = {m: _fitted_replicates(m, validation, n_bootstrap, rng, len(labels)) for m in methods}
-    groups = np.asarray([str(g) for g in groups]) if groups is not None and len(groups) else None
-    if groups is not None and len(groups) != len(proba):
-        raise DataError(f"Got {len(groups)} group values for {len(proba)} documents; expected one per document. "
+    base = list(dict.fromkeys(b for m in methods for b in COMBINED.get(m, (m,))))
+    fitted = {m: _fitted_replicates(m, validation, n_bootstrap, rng, len(labels)) for m in base}
+    by = np.asarray([str(g) for g in groups]) if groups is not None and len(groups) else None
+    if by is not None and len(by) != len(proba):
+        raise DataError(f"Got {len(by)} group values for {len(proba)} documents; expected one per document. "
                         "Fix: pass one group value per row of proba.")
+    keys = _copy_keys(copies, len(proba))
     parts = [("all", np.arange(len(proba)))]
-    if groups is not None:
-        parts += [(g, np.flatnonzero(groups == g)) for g in sorted(set(groups))]
+    if by is not None:
+        parts += [(g, np.flatnonzero(by == g)) for g in sorted(set(by))]
     rows = []
     for name, index in parts:
+        found = {m: _interval(fitted[m], proba[index], keys[index], n_bootstrap, confidence, rng) for m in base}
         for method in methods:
-            point, low, high = _interval(fitted[method], proba[index], n_bootstrap, confidence, rng)
+            point, low, high = _combined([found[m] for m in COMBINED.get(method, (method,))])
             rows += [Estimate(name, method, label, float(point[i]), float(low[i]), float(high[i]), len(index))
                      for i, label in enumerate(labels)]
     return rows
 
 
 def estimate(proba: np.ndarray, labels: Sequence[str], method: str, validation: ValidationRecord | None = None,
-             *, n_bootstrap: int = 500, confidence: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             *, n_bootstrap: int = 500, confidence: float = 0.95, seed: int = 0,
+             copies: Sequence[Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One method on one collection: ``(estimate, ci_low, ci_high)``, each of shape ``(len(labels),)``."""
     rows = estimate_groups(proba, None, labels, [method], validation, n_bootstrap=n_bootstrap,
-                           confidence=confidence, seed=seed)
-    return tuple(np.array([getattr(r, key) for r in rows]) for key in ("estimate", "ci_low", "ci_high"))
+                           confidence=confidence, seed=seed, copies=copies)
+    point, low, high = (np.array([getattr(r, key) for r in rows]) for key in ("estimate", "ci_low", "ci_high"))
+    return point, low, high
+
+
+def _combined(intervals: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first method's estimate with the interval spanning every method's interval."""
+    point = intervals[0][0]
+    return point, np.min([low for _, low, _ in intervals], axis=0), np.max([high for _, _, high in intervals], axis=0)
 
 
 # -- QuaPy adapter ---------------------------------------------------------------------------------------------
@@ -138,6 +155,7 @@ def quantifier(method: str, n_classes: int, validation: ValidationRecord | None 
              "pacc": lambda: PACC(classifier, fit_classifier=False, val_split=None, n_jobs=1, **ADJUSTMENT),
              "sld": lambda: EMQ(classifier, fit_classifier=False, n_jobs=1)}[method]()
     if method in NEEDS_VALIDATION:
+        assert validation is not None  # _check_validation refused its absence
         rows = np.arange(len(validation.labels)) if index is None else index
         if method == "sld":
             counts = np.asarray(validation.train_counts, dtype=float)
@@ -181,23 +199,63 @@ def _fitted_replicates(method: str, validation: ValidationRecord | None, n_boots
     full = quantifier(method, n_classes, validation)
     if method not in RESAMPLES_VALIDATION:
         return [full] * (n_bootstrap + 1)
+    assert validation is not None  # _check_validation refused its absence
     m = len(validation.labels)
     return [full] + [quantifier(method, n_classes, validation, rng.integers(0, m, m)) for _ in range(n_bootstrap)]
 
 
-def _interval(fitted: list[Any], proba: np.ndarray, n_bootstrap: int, confidence: float,
+def _interval(fitted: list[Any], proba: np.ndarray, keys: np.ndarray, n_bootstrap: int, confidence: float,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Point estimate on all documents, and the percentile interval of ``n_bootstrap`` replicates (widened to
-    contain the point estimate where a boundary, e.g. a share clipped at 0, puts it outside)."""
+    """Point estimate on all documents, and the percentile interval of ``n_bootstrap`` replicates that resample the
+    documents (duplicates together, see :func:`resample_index`). The group's true share is a whole number of its
+    ``n`` documents over ``n``, so the endpoints are rounded to the nearest multiple of 1/n (an EM estimate stopped
+    at 0.0003 for an absent class then reaches 0); the interval is then widened to contain the point estimate."""
     from quapy.method.confidence import ConfidenceIntervals
 
     method = _method_of(fitted[0])
     outputs = classifier_outputs(method, proba)
     point = _aggregate(fitted[0], outputs)
-    n = len(outputs)
-    samples = np.stack([_aggregate(q, outputs[rng.integers(0, n, n)]) for q in fitted[1:]])
+    clusters = duplicate_clusters(keys)
+    samples = np.stack([_aggregate(q, outputs[resample_index(clusters, rng)]) for q in fitted[1:]])
     region = ConfidenceIntervals(samples, confidence_level=confidence)
-    return point, np.minimum(region.I_low, point), np.maximum(region.I_high, point)
+    n = len(outputs)
+    low, high = np.floor(region.I_low * n + 0.5) / n, np.floor(region.I_high * n + 0.5) / n
+    return point, np.minimum(low, point), np.maximum(high, point)
+
+
+def duplicate_clusters(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Documents with equal ``keys`` (integer codes; in practice the same text: wire copy that several outlets
+    ran, or a document listed twice) as clusters: ``(order, starts, sizes)``, the document indices sorted by
+    cluster and each cluster's offset and size in ``order``. Resampling them together keeps the bootstrap from
+    treating k copies of one document as k independent observations, which makes the interval too narrow."""
+    _, inverse = np.unique(keys, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    sizes = np.bincount(inverse)
+    return order, np.cumsum(sizes) - sizes, sizes
+
+
+def _copy_keys(copies: Sequence[Any] | None, n: int) -> np.ndarray:
+    """Integer codes of ``copies`` (each document its own code when None)."""
+    if copies is None:
+        return np.arange(n)
+    if len(copies) != n:
+        raise DataError(f"Got {len(copies)} copy keys for {n} documents; expected one per document. "
+                        "Fix: pass one key (e.g. the text) per row of proba, or copies=None.")
+    codes: dict[Any, int] = {}
+    return np.array([codes.setdefault(key, len(codes)) for key in copies], dtype=np.int64)
+
+
+def resample_index(clusters: tuple[np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap replicate's document indices: as many clusters as there are, drawn with replacement, each
+    contributing all its documents."""
+    order, starts, sizes = clusters
+    drawn = rng.integers(0, len(sizes), len(sizes))
+    if len(sizes) == len(order):  # no duplicates: plain document bootstrap
+        return order[drawn]
+    counts = sizes[drawn]
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[np.repeat(starts[drawn], counts) + offsets]
 
 
 def _aggregate(fitted: Any, outputs: np.ndarray) -> np.ndarray:

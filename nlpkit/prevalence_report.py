@@ -71,8 +71,10 @@ def estimate_prevalence(model: Any, data: str | Path | Sequence[str | Path], *, 
                                        if validation else read_validation(predictor))
     docs, groups = read_documents(files, text_field, target, by, predictor=predictor)
     proba = predictor.predict_proba(docs)
+    fields = [*(predictor.metadata.get("text_fields") or [text_field]), predictor.metadata.get("target_field") or "target"]
+    copies = [tuple(str(doc.get(f, "")) for f in fields) for doc in docs]  # the same text: resampled together
     rows = estimate_groups(proba, groups, predictor.labels, methods, record, n_bootstrap=n_bootstrap,
-                           confidence=confidence, seed=seed)
+                           confidence=confidence, seed=seed, copies=copies)
     settings = {"methods": ",".join(methods), "by": by or "", "n_bootstrap": n_bootstrap, "confidence": confidence,
                 "seed": seed, "validation": str(validation) if validation else "stored" if record else "none",
                 "data": ",".join(map(str, files))}

@@ -133,7 +133,7 @@ def _predefined(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
                 f"{where}: split {needed!r} not found in column {split_cfg.column!r}; found {dict(names)}. "
                 "Fix: name the splits with data.split.train / data.split.test, or use data.split.policy=random."
             )
-    index = {name: [] for name in names}
+    index: dict[str, list[int]] = {name: [] for name in names}
     for i, name in enumerate(ds["__split"]):
         index[name].append(i)
     out = {"train": ds.select(index[split_cfg.train]), "test": ds.select(index[split_cfg.test])}

@@ -56,21 +56,51 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> f
 
 
 def paired_bootstrap(
-    y_true: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str], labels: Sequence[str], *,
-    n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+    y_true: Sequence[str] | np.ndarray, pred_a: Sequence[str] | np.ndarray, pred_b: Sequence[str] | np.ndarray,
+    labels: Sequence[str], n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Macro-F1(B) - macro-F1(A) and its percentile CI, resampling the test examples jointly."""
+    """Macro-F1(B) - macro-F1(A) and its percentile CI, resampling the test examples jointly.
+
+    Vectorised: a resample is a vector of how often it draws each example, so every label's true-positive,
+    true and predicted counts over all resamples are matrix products (no per-resample ``f1_score`` call); the
+    draws are those of one ``rng.integers(0, n, n)`` call per resample, so results do not depend on chunking."""
     y, a, b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
     if not len(y) == len(a) == len(b):
         raise ValueError(f"paired_bootstrap needs equal lengths; got {len(y)}, {len(a)}, {len(b)}.")
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n_resamples)
-    for i in range(n_resamples):
-        idx = rng.integers(0, len(y), len(y))
-        diffs[i] = macro_f1(y[idx], b[idx], labels) - macro_f1(y[idx], a[idx], labels)
+    diffs = bootstrap_differences(y, a, b, labels, n_resamples, seed)
     tail = (1 - confidence) / 2 * 100
     point = macro_f1(y, b, labels) - macro_f1(y, a, labels)
     return point, float(np.percentile(diffs, tail)), float(np.percentile(diffs, 100 - tail))
+
+
+def bootstrap_differences(y: np.ndarray, a: np.ndarray, b: np.ndarray, labels: Sequence[str], n_resamples: int,
+                          seed: int) -> np.ndarray:
+    """Macro-F1(B) - macro-F1(A) on each of ``n_resamples`` seeded resamples of the examples."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // max(len(y), 1))  # resamples per matrix product (bounds the memory)
+    diffs = []
+    for start in range(0, n_resamples, chunk):
+        idx = np.stack([rng.integers(0, len(y), len(y)) for _ in range(min(chunk, n_resamples - start))])
+        counts = _draw_counts(idx, len(y))
+        diffs.append(_macro_f1_weighted(y, b, labels, counts) - _macro_f1_weighted(y, a, labels, counts))
+    return np.concatenate(diffs) if diffs else np.empty(0)
+
+
+def _draw_counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """(resamples, n) index draws -> (resamples, n) how many times each example was drawn."""
+    rows = idx + (np.arange(len(idx)) * n)[:, None]
+    return np.bincount(rows.ravel(), minlength=len(idx) * n).reshape(len(idx), n).astype(float)
+
+
+def _macro_f1_weighted(y: np.ndarray, pred: np.ndarray, labels: Sequence[str], counts: np.ndarray) -> np.ndarray:
+    """Macro-F1 over ``labels`` of each resample (a row of example counts), as sklearn's ``f1_score`` with
+    ``zero_division=0`` computes it: per label 2·TP / (TP + FP + TP + FN) = 2·TP / (#true + #predicted)."""
+    names = np.asarray(list(labels))
+    true, predicted = y[:, None] == names, pred[:, None] == names
+    tp, n_true, n_pred = counts @ (true & predicted), counts @ true, counts @ predicted
+    denominator = n_true + n_pred
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return f1.mean(axis=1)
 
 
 def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> tuple[int, int, float, float, str]:

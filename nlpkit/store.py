@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from nlpkit.errors import ConfigError, NlpkitError
+from nlpkit.errors import ConfigError, ModelLoadError, NlpkitError, one_line
 from nlpkit.procs import hostname, why_gone
 
 LOCK_TIMEOUT_S = 300.0
@@ -172,3 +172,25 @@ def _pages(search: Any, *args: Any) -> Iterator[Any]:
         token = page.token
         if not token:
             return
+
+
+def download_artifacts(uri: str, destination: Path) -> Path:
+    """Fetch a predictor from an MLflow URI (``runs:/...``, ``models:/...``) into ``destination``; one-line errors
+    when MLflow is not installed or the URI names nothing."""
+    from nlpkit import extras
+
+    if extras.missing("mlflow"):
+        raise ModelLoadError(
+            f"Loading {uri!r} needs MLflow, which this install lacks (expected the 'mlflow' extra for MLflow URIs, "
+            f"got a runtime-only install). Fix: {extras.install_hint('mlflow')}, or load a local predictor directory."
+        )
+    import mlflow
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+    except Exception as err:  # MLflow raises several types for a missing run/model/artifact
+        raise ModelLoadError(
+            f"Could not fetch {uri!r} from the MLflow store at {mlflow.get_tracking_uri()}: {one_line(err, 300)}. "
+            "Expected an existing run id or registered model. Fix: check the run id / model name and "
+            "MLFLOW_TRACKING_URI."
+        ) from err

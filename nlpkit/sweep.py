@@ -23,11 +23,11 @@ from omegaconf import DictConfig
 
 from nlpkit._version import __version__
 from nlpkit.stats import summarize
+from nlpkit.sweep_state import (  # noqa: F401  (re-exported: the sweep state lives with tracking)
+    CONFIG_ERRORS_FILE, SEED_KEYS, SWEEP_FILE, config_errors, config_key, find_sweep, record_config_error,
+)
 
-SWEEP_FILE = "nlpkit_sweep.json"
-CONFIG_ERRORS_FILE = "nlpkit_config_errors.jsonl"
 AGGREGATED = ("test/macro_f1", "test/accuracy", "validation/macro_f1", "test_ood/macro_f1")
-SEED_KEYS = ("seed",)
 
 
 class MlflowSweepCallback(Callback):
@@ -121,27 +121,6 @@ def log_aggregate(uri: str, parent_id: str, sweep_dir: Path | None = None) -> li
     return rows
 
 
-def record_config_error(sweep_dir: Path, overrides: list[str], err: BaseException) -> None:
-    """Append a job with an invalid config to ``<sweep_dir>/nlpkit_config_errors.jsonl`` (one atomic write
-    per line, so jobs in parallel processes never interleave)."""
-    line = json.dumps({"overrides": overrides, "config_key": config_key(overrides),
-                       "error": f"{type(err).__name__}: {err}"[:5000]}) + "\n"
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(sweep_dir / CONFIG_ERRORS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
-def config_errors(sweep_dir: Path) -> list[dict[str, Any]]:
-    """The jobs of a sweep whose config was invalid (see ``record_config_error``)."""
-    path = Path(sweep_dir) / CONFIG_ERRORS_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _errors_section(errors: list[dict[str, Any]]) -> str:
     if not errors:
         return ""
@@ -199,20 +178,6 @@ def varying_keys(overrides: list[list[str]]) -> list[str]:
 def slug(config_key: str) -> str:
     """A metric-name-safe form of a configuration key (MLflow allows [A-Za-z0-9_-. ] and / as separator)."""
     return re.sub(r"[^A-Za-z0-9_\-.]", "-", config_key.replace("=", "-").replace(" ", ".")) or "default"
-
-
-def config_key(overrides: list[str]) -> str:
-    """The job's overrides without the seed: the configuration its seeds are grouped under."""
-    kept = sorted(o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in SEED_KEYS)
-    return " ".join(kept) or "(default)"
-
-
-def find_sweep(output_dir: Path, levels: int = 4) -> dict[str, Any] | None:
-    """The sweep info written by the callback, found in ``output_dir`` or one of its parents."""
-    for directory in [output_dir, *output_dir.parents][: levels + 1]:
-        if (directory / SWEEP_FILE).is_file():
-            return json.loads((directory / SWEEP_FILE).read_text())
-    return None
 
 
 def _claim_sweep_dir(sweep_dir: Path) -> Path:

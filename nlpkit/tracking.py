@@ -40,7 +40,7 @@ def job_context() -> tuple[list[str], dict[str, Any] | None]:
     overrides = [str(o) for o in hydra_cfg.overrides.task]
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return overrides, None
-    from nlpkit.sweep import find_sweep
+    from nlpkit.sweep_state import find_sweep
 
     return overrides, find_sweep(Path(hydra_cfg.runtime.output_dir))
 
@@ -74,7 +74,7 @@ def start_run(cfg: DictConfig, suffix: str = "") -> Iterator[Any]:
         return
     import mlflow
 
-    from nlpkit.sweep import config_key
+    from nlpkit.sweep_state import config_key
 
     overrides, sweep = job_context()
     tags = {"nlpkit.overrides": json.dumps(overrides), "nlpkit.config_key": config_key(overrides), **process_tags()}
@@ -111,7 +111,7 @@ def record_config_error(cfg: DictConfig, err: BaseException) -> None:
     error never opens one); the sweep's parent counts it (``sweep/n_config_errors``)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from nlpkit.sweep import record_config_error as record
+    from nlpkit.sweep_state import record_config_error as record
 
     if HydraConfig.initialized():
         overrides, _ = job_context()
@@ -149,6 +149,16 @@ def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
     mlflow.log_metrics(headline_first(metrics))  # MLflow's compare view opens on a run's first-logged metric
     if artifact_dir is not None:
         mlflow.log_artifacts(str(artifact_dir))
+
+
+def log_curves(curves: dict[str, list[dict[str, float]]]) -> None:
+    """Log a model's training curves into the active run: ``<prefix><metric>`` with ``step`` = the row's epoch."""
+    import mlflow
+
+    for prefix, rows in curves.items():
+        for row in rows:
+            step = int(row["epoch"])
+            mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)
 
 
 def log_predictor(predictor_dir: Path, registered_name: str | None, requirements: tuple[str, ...],

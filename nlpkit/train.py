@@ -28,6 +28,7 @@ from nlpkit.data import dataset_digest, load_data, model_inputs
 from nlpkit.errors import ConfigError, NlpkitError, one_line
 from nlpkit.evaluate import PRIMARY_METRIC, bootstrap_ci, evaluate, prefixed, slice_table, write_artifacts
 from nlpkit.models import build_model, family_of
+from nlpkit.models.base import Classifier
 from nlpkit.predict import Predictor
 from nlpkit.splits import cv_folds
 
@@ -112,15 +113,17 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     sizes = {name: len(part) for name, part in splits.items()}
     if run is not None:
         tracking.log_setup(cfg, digest, splits)
-    model = build_model(cfg.model, cfg.seed)
+    model: Classifier = build_model(cfg.model, cfg.seed)
     fit_params = {}
-    if getattr(model, "fit_accepts_validation", False) and "validation" in splits:  # early stopping
+    if model.fit_accepts_validation and "validation" in splits:  # early stopping
         fit_params["validation"] = (model_inputs(splits["validation"]), list(splits["validation"]["label"]))
     start = time.perf_counter()
     model.fit(model_inputs(splits["train"]), list(splits["train"]["label"]), **fit_params)
     fit_seconds = time.perf_counter() - start
     metrics = {"train/fit_seconds": fit_seconds, **{f"data/{k}": v for k, v in report.items()}}
-    metrics.update({f"train/{k}": float(v) for k, v in getattr(model, "fit_report_", {}).items()})
+    metrics.update({f"train/{k}": float(v) for k, v in model.fit_report_.items()})
+    if run is not None:
+        tracking.log_curves(model.training_curves())
     predictor = Predictor(model, _metadata(cfg, {}, digest))
     heldout = _heldout(model, "validation", fit_params)
     uncalibrated = {} if heldout is None else {"validation": predictor.in_label_order(heldout)}
@@ -131,7 +134,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
             split_metrics, probas[name] = _evaluate_split(cfg, predictor, name, part, out, uncalibrated.get(name))
             metrics.update(split_metrics)
     predictor.metadata = _metadata(cfg, metrics, digest)
-    _store_validation(predictor, splits, probas.get("validation"))
+    _store_validation(predictor, splits, probas.get("validation"), uncalibrated.get("validation"))
     predictor_dir = predictor.save(out / "predictor")
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     result = TrainResult(metrics, predictor, predictor_dir, out, sizes=sizes, fit_seconds=fit_seconds)
@@ -146,10 +149,10 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     return result
 
 
-def _heldout(model: Any, split: str, fit_params: dict[str, Any]) -> np.ndarray | None:
+def _heldout(model: Classifier, split: str, fit_params: dict[str, Any]) -> np.ndarray | None:
     """Probabilities on the validation split from before the model trained on it (``finetune`` with
     ``refit=true``), in the model's class order; None when the final model never saw that split."""
-    proba = getattr(model, "heldout_validation_proba_", None)
+    proba = model.heldout_validation_proba_
     return proba if split == "validation" and "validation" in fit_params else None
 
 
@@ -193,15 +196,20 @@ def _evaluate_split(cfg: DictConfig, predictor: Predictor, name: str, part: Any,
     return prefixed(name, {**metrics, **calibration, "macro_f1_ci_low": low, "macro_f1_ci_high": high}), proba
 
 
-def _store_validation(predictor: Predictor, splits: DatasetDict, proba: np.ndarray | None) -> None:
-    """Seal the validation split's labels and probabilities (as evaluated) and the training label counts into the
-    predictor as ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld)."""
+def _store_validation(predictor: Predictor, splits: DatasetDict, proba: np.ndarray | None,
+                      uncalibrated: np.ndarray | None = None) -> None:
+    """Seal the validation split's labels and probabilities and the training label counts into the predictor as
+    ``validation.npz``, for ``nlpkit prevalence`` (acc/pacc/sld). With a calibrator (fitted on this split) the
+    probabilities are calibrated out of fold (``calibrators.cross_fitted``), not by the map that saw their labels."""
     from nlpkit.prevalence_data import VALIDATION_FILE, record_from_split, validation_bytes
 
     if proba is None:
         return
-    record = record_from_split(predictor.labels, list(splits["validation"]["label"]), proba,
-                               list(splits["train"]["label"]))
+    y_true = list(splits["validation"]["label"])
+    if predictor.calibrator is not None and uncalibrated is not None:
+        out_of_fold = calibrators.cross_fitted(predictor.calibrator.method, uncalibrated, y_true, predictor.labels)
+        proba = proba if out_of_fold is None else out_of_fold
+    record = record_from_split(predictor.labels, y_true, proba, list(splits["train"]["label"]))
     predictor.data_files[VALIDATION_FILE] = validation_bytes(record)  # sealed by predictor.save
 
 

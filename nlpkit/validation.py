@@ -17,6 +17,10 @@ from omegaconf import DictConfig
 
 from nlpkit.calibrators import METHODS as CALIBRATION_METHODS
 from nlpkit.errors import ConfigError
+from nlpkit.models import REGISTRY
+from nlpkit.models.blend_family import BlendModelConfig
+from nlpkit.models.encoder_family import EmbedModelConfig, FinetuneModelConfig
+from nlpkit.models.tfidf_family import TfidfModelConfig
 
 MAX_SEED = 2**32 - 1  # numpy and sklearn take seeds in [0, 2**32)
 DEDUPE_POLICIES = ("drop", "keep", "error")
@@ -58,7 +62,7 @@ def number(cfg: DictConfig, key: str, prefix: str, *, low: float | None = None, 
         fail(full, rule, value, fix)
 
 
-def choice(cfg: DictConfig, key: str, prefix: str, choices: Iterable[Any]) -> None:
+def choice(cfg: DictConfig | dict[str, Any], key: str, prefix: str, choices: Iterable[Any]) -> None:
     """``cfg[key]`` is one of ``choices``; a near miss suggests the closest valid value."""
     value, options = cfg[key], list(choices)
     if value in options:
@@ -157,12 +161,12 @@ def _check_alias(tracking: DictConfig) -> None:
 # ---- model families -------------------------------------------------------------------------------------
 
 def _check_model(model: DictConfig, prefix: str) -> None:
-    from nlpkit.models import REGISTRY
-
     choice(model, "kind", prefix, sorted(REGISTRY))
     choice(model, "calibration", prefix, CALIBRATION_METHODS)
-    family = model.kind.split("_")[0].split(".")[0]
-    CHECKS[family](model, prefix)
+    schema = REGISTRY[model.kind].schema
+    check = next((CHECKS[base] for base in schema.__mro__ if base in CHECKS), None)
+    if check is not None:  # a family without range checks relies on its schema's types
+        check(model, prefix)
 
 
 def _check_tfidf(model: DictConfig, prefix: str) -> None:
@@ -216,6 +220,8 @@ def _check_blend(model: DictConfig, prefix: str) -> None:
     _check_tfidf(model.tfidf, f"{prefix}.tfidf")
 
 
-CHECKS: dict[str, Callable[[DictConfig, str], None]] = {
-    "tfidf": _check_tfidf, "embed": _check_embed, "finetune": _check_finetune, "blend": _check_blend,
+# Range checks by schema class: a family whose schema derives from one of these gets its checks.
+CHECKS: dict[type, Callable[[DictConfig, str], None]] = {
+    TfidfModelConfig: _check_tfidf, EmbedModelConfig: _check_embed, FinetuneModelConfig: _check_finetune,
+    BlendModelConfig: _check_blend,
 }

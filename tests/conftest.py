@@ -44,6 +44,27 @@ def tiny_rows(copies: int = 3) -> list[dict]:
     return rows
 
 
+def require_extra(extra: str, *modules: str) -> None:
+    """Skip the test, naming the install, when one of ``modules`` (installed by nlpkit's ``extra``) is missing;
+    fail instead under CI ($CI set: .ci/run installs every extra, so a skip there would hide a broken install)."""
+    missing = [m for m in modules if not _importable(m)]
+    if not missing:
+        return
+    reason = f"needs {', '.join(missing)} (the {extra!r} extra): pip install -e \".[{extra}]\""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI installs every extra")
+    pytest.skip(reason)
+
+
+def _importable(module: str) -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

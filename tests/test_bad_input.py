@@ -219,7 +219,8 @@ DATA = [
     Case("split-file-missing-train", per_split(("test",)), DataError,
          (r"data\.files has no file for split\(s\) \['train'\]", r"got \['test'\]", r"Fix: e\.g\. \+data\.files\.train=")),
     Case("split-file-unknown-name", per_split(("train", "valid", "test")), DataError,
-         (r"split name\(s\) \['valid'\] that nlpkit does not use", r"expected keys among \['train', 'validation'", r"data\.split\.validation")),
+         (r"split name\(s\) \['valid'\]"
+             r" that nlpkit does not use", r"expected keys among \['train', 'validation'", r"data\.split\.validation")),
     Case("split-files-mixed-formats", per_split(("train", "test"), fmt=("jsonl", "csv")), DataError,
          (r"one file format", r"got suffixes \['\.csv', '\.jsonl'\]", r"one format for all splits")),
     Case("label-map-to-unknown", on_rows(lambda rows: rows, "+data.label_map.neutral=calm"), DataError,
@@ -274,8 +275,10 @@ CONFIG = [Case(id_, overrides(*ov), ConfigError, pats, "config") for id_, ov, pa
     ("ngram-max-zero", ["model.ngram_max=0"], (r"model\.ngram_max must be an integer in \[1, 5\]; got 0", r"Fix")),
     ("max-features-zero", ["model.max_features=0"], (r"model\.max_features must be an integer >= 1; got 0",)),
     ("min-df-zero", ["model.min_df=0"], (r"model\.min_df must be an integer >= 1; got 0",)),
-    ("calibration-folds-one", ["model=tfidf_svm", "model.calibration_folds=1"], (r"model\.calibration_folds must be an integer in \[2, 20\]",)),
-    ("kind-typo", ["model.kind=tfidf_lgreg.v1"], (r"model\.kind must be one of .*tfidf_logreg\.v1", r"did you mean model\.kind=tfidf_logreg\.v1")),
+    ("calibration-folds-one", ["model=tfidf_svm", "model.calibration_folds=1"], (r"model\.calibration_folds must"
+        r" be an integer in \[2, 20\]",)),
+    ("kind-typo", ["model.kind=tfidf_lgreg.v1"], (r"model\.kind must be one"
+        r" of .*tfidf_logreg\.v1", r"did you mean model\.kind=tfidf_logreg\.v1")),
     ("epochs-zero", [FT, "model.epochs=0"], (r"model\.epochs must be an integer in \[1, 1000\]; got 0", r"Fix: e\.g\. model\.epochs=6")),
     ("learning-rate-negative", [FT, "model.learning_rate=-1e-5"], (r"model\.learning_rate must be a float in \(0, 1\); got -1e-05",)),
     ("batch-size-zero", [FT, "model.batch_size=0"], (r"model\.batch_size must be an integer in \[1, 4096\]; got 0",)),
@@ -285,19 +288,22 @@ CONFIG = [Case(id_, overrides(*ov), ConfigError, pats, "config") for id_, ov, pa
     ("finetune-class-weight", [FT, "model.class_weight=Balanced"], (r"did you mean model\.class_weight=balanced\?",)),
     ("max-length-tiny", ["model=embed_logreg", "model.max_length=4"], (r"model\.max_length must be an integer in \[8, 8192\]; got 4",)),
     ("head-share", ["model=embed_logreg", "model.head_share=1.5"], (r"model\.head_share must be a float in \(0, 1\); got 1\.5",)),
-    ("chunk-stride", ["model=embed_logreg", "model.long_text=chunks", "model.chunk_stride=200"], (r"model\.chunk_stride must be an integer in \[0, 128\); got 200",)),
+    ("chunk-stride", ["model=embed_logreg", "model.long_text=chunks", "model.chunk_stride=200"], (r"model\.chunk_stride must be an"
+        r" integer in \[0, 128\); got 200",)),
     ("blend-weight", ["model=finetune_tfidf", "model.encoder_weight=2"], (r"model\.encoder_weight must be a float in \[0, 1\]; got 2",)),
     ("blend-member-C", ["model=finetune_tfidf", "model.tfidf.C=-1"], (r"model\.tfidf\.C must be a float > 0; got -1",)),
     ("test-size-zero", ["data.split.test_size=0"], (r"data\.split\.test_size must be a float in \(0, 1\); got 0",)),
     ("split-sizes-sum", ["data.split.validation_size=0.5", "data.split.test_size=0.6"],
      (r"validation_size \+ data\.split\.test_size must be < 1", r"got 0\.5 \+ 0\.6", r"Fix")),
-    ("dedupe-typo", ["data.split.dedupe=drpo"], (r"data\.split\.dedupe must be one of drop, keep, error; got 'drpo'", r"did you mean data\.split\.dedupe=drop\?")),
+    ("dedupe-typo", ["data.split.dedupe=drpo"], (r"data\.split\.dedupe must be one of"
+        r" drop, keep, error; got 'drpo'", r"did you mean data\.split\.dedupe=drop\?")),
     ("dedupe-threshold", ["data.split.dedupe_threshold=0"], (r"data\.split\.dedupe_threshold must be a float in \(0, 1\]; got 0",)),
     ("seed-negative", ["seed=-1"], (r"^seed must be an integer in \[0, 4294967295\]; got -1", r"Fix: e\.g\. seed=0")),
     ("split-seed-negative", ["data.split.seed=-5"], (r"data\.split\.seed must be an integer",)),
     ("cv-folds-one", ["cv.folds=1"], (r"cv\.folds must be 0 \(off\) or an integer >= 2; got 1", r"Fix: e\.g\. cv\.folds=5")),
     ("max-rows-zero", ["data.max_rows=0"], (r"data\.max_rows must be an integer >= 1; got 0",)),
-    ("length-bins-order", ["data.length_bins=[250,150]"], (r"data\.length_bins must be increasing positive word counts; got \[250, 150\]",)),
+    ("length-bins-order", ["data.length_bins=[250,150]"], (r"data\.length_bins must be increasing positive"
+        r" word counts; got \[250, 150\]",)),
     ("tracking-uri-bare-path", ["tracking.uri=/tmp/store"], (r"tracking\.uri must be a URI", r"got '/tmp/store'", r"sqlite:////tmp/store/mlflow\.db")),
     ("file-without-path", ["data=file"], (r"data\.source=file needs data\.path", r"Fix: e\.g\. `nlpkit-train data=file")),
     ("added-unknown-key", ["+model.Cc=2"], (r"model\.Cc", r"Fix: check the spelling")),

@@ -175,9 +175,11 @@ def test_a_refused_document_is_named_by_its_id(predictor):
 def test_without_pyarrow_parquet_names_the_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
-    with pytest.raises(MissingExtraError, match=r"Reading .*x\.parquet needs pyarrow.*Fix: pip install \"nlpkit-conflict\[batch\]\" \(or pip install pyarrow\)"):
+    with pytest.raises(MissingExtraError, match=r"Reading .*x\.parquet needs pyarrow.*Fix: pip install \"nlpkit-conflict\[batch\]\""
+        r" \(or pip install pyarrow\)"):
         next(batch.read_inputs([tmp_path / "x.parquet"]))
-    with pytest.raises(MissingExtraError, match=r"Writing .*y\.parquet needs pyarrow.*Fix: pip install \"nlpkit-conflict\[batch\]\" \(or pip install pyarrow\)"):
+    with pytest.raises(MissingExtraError, match=r"Writing .*y\.parquet needs pyarrow.*Fix: pip install \"nlpkit-conflict\[batch\]\""
+        r" \(or pip install pyarrow\)"):
         batch.open_writer(tmp_path / "y.parquet")
 
 
@@ -198,7 +200,8 @@ BAD = [  # (files: name -> content, extra args, pattern of the one error line)
     ({"x.tsv": "id\ttext\n1\tok\n"}, ("--text-field", "body"), r"x\.tsv has no column 'body'.*Fix: name the text column"),
     ({"x.xml": "<a/>"}, (), r"x\.xml' has an unsupported extension '\.xml'; expected one of \.txt, \.jsonl, \.csv, \.tsv, \.parquet"),
     ({"x.jsonl": '{"text": "ok"}\n'}, ("--output", "no/such/dir/out.parquet"), r"Cannot write --output .*no/such/dir/out\.parquet"),
-    ({"x.jsonl": '{"text": "ok"}\n'}, ("--output", "out.csv"), r"--output 'out\.csv' has an unsupported extension '\.csv'; expected one of \.jsonl, \.parquet"),
+    ({"x.jsonl": '{"text": "ok"}\n'}, ("--output", "out.csv"), r"--output 'out\.csv' has an unsupported extension"
+        r" '\.csv'; expected one of \.jsonl, \.parquet"),
     ({"x.jsonl": '{"text": "ok"}\n'}, ("--batch-size", "0"), r"--batch-size must be an integer >= 1; got 0"),
 ]
 

@@ -17,7 +17,7 @@ from experiments.benchmarks import contenders, prepare
 from experiments.benchmarks.run import PREPARED
 from experiments.benchmarks.scoring import fnc_score
 from nlpkit import compose, load_data
-from nlpkit.config import validate
+from nlpkit.config import config_dir, validate
 
 REPO = Path(__file__).resolve().parents[1]
 ACTORS = ["Russia", "Ukraine", "Israel", "Iran", "Turkey", "Egypt", "Nigeria", "Syria", "China", "India", "Chad", "Mali"]
@@ -149,7 +149,7 @@ def test_prepare_dedupes_bbc_and_joins_fnc1_on_body_id(bench_env: Path):
 
 
 def _load(name: str):
-    cfg = validate(compose([f"data={name}"]))
+    cfg = validate(compose(contenders.dataset_overrides(name)))
     return load_data(cfg.data, cfg.task)
 
 
@@ -171,9 +171,30 @@ def test_prepare_names_the_missing_input(tmp_path: Path, monkeypatch: pytest.Mon
 @pytest.mark.parametrize("name", ["bbc_news", "allsides_topic", "allsides_leaning", "fnc1", "conflibert_cameo",
                                   "conflibert_cameo5", "un_quadclass"])
 def test_benchmark_data_configs_compose_and_validate(name: str):
-    cfg = validate(compose([f"data={name}"]))
+    cfg = validate(compose(contenders.dataset_overrides(name)))
     assert cfg.data.name == name and cfg.data.source.value == "file"
     assert len(cfg.task.labels) >= 3 and (cfg.task.target_field == "target") == (name == "fnc1")
+    default_task = validate(compose([contenders.SEARCHPATH, f"data={name}"])).task  # the data config sets no task
+    assert default_task == validate(compose([])).task
+
+
+def test_benchmark_configs_are_not_in_the_wheel_config_tree():
+    shipped = {p.stem for p in (Path(config_dir()) / "data").glob("*.yaml")}
+    assert shipped == {"disk", "file", "hub", "newswire"}
+    assert {p.stem for p in (contenders.CONFIGS / "data").glob("*.yaml")} == set(REAL_SIZES) | {"allsides_topic"}
+    assert {p.stem for p in (contenders.CONFIGS / "task").glob("*.yaml")} == set(REAL_SIZES) | {"allsides_topic"}
+
+
+def test_readme_benchmark_command_composes_from_the_checkout(monkeypatch: pytest.MonkeyPatch):
+    """The command experiments/benchmarks/README.md shows, with its relative search path, from the repository root."""
+    import shlex
+
+    command = "nlpkit-train hydra.searchpath=[file://experiments/benchmarks/configs] task=fnc1 data=fnc1 model=tfidf_svm"
+    assert command in (contenders.CONFIGS.parent / "README.md").read_text()
+    monkeypatch.chdir(contenders.CONFIGS.parent.parent.parent)
+    cfg = validate(compose(shlex.split(command)[1:]))
+    assert (cfg.data.name, cfg.task.name.value, cfg.task.target_field, cfg.model.kind) == ("fnc1", "stance", "target",
+                                                                                             "tfidf_svm.v1")
 
 
 REAL = Path(os.environ.get("NLPKIT_BENCHMARK_DATA") or prepare.DEFAULT_DATA)
@@ -189,7 +210,7 @@ def test_real_benchmark_files_load_with_the_documented_sizes(name: str, monkeypa
     monkeypatch.setenv("NLPKIT_BENCHMARK_DATA", str(REAL.resolve()))
     if name in PREPARED:
         prepare.prepare(PREPARED[name])
-    cfg = validate(compose([f"data={name}"]))
+    cfg = validate(compose(contenders.dataset_overrides(name)))
     splits = load_data(cfg.data, cfg.task)
     assert (len(splits["train"]) + len(splits["validation"]), len(splits["test"])) == REAL_SIZES[name]
     assert set(splits["test"]["label"]) == set(cfg.task.labels)

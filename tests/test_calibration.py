@@ -307,3 +307,14 @@ def test_readme_command_logs_calibration_metrics_plots_and_a_calibrated_model(tm
     assert predictor.calibrator.method == "temperature"
     proba = predictor.predict_proba(["Artillery shelled the border town overnight"])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_cross_fitted_calibration_is_out_of_fold_and_none_when_a_label_is_too_rare():
+    val_p, val_y = overconfident(300, seed=7)
+    in_sample = calibrators.fit("isotonic", val_p, val_y, ABC).apply(val_p)
+    out_of_fold = calibrators.cross_fitted("isotonic", val_p, val_y, ABC)
+    np.testing.assert_allclose(out_of_fold.sum(axis=1), 1.0, atol=1e-12)
+    # an isotonic map partly memorises the labels it was fitted on: in sample it scores better than out of fold
+    assert brier_score(val_y, in_sample, ABC) < brier_score(val_y, out_of_fold, ABC)
+    assert np.abs(out_of_fold - in_sample).max() > 0.01
+    assert calibrators.cross_fitted("temperature", val_p[:3], ["a", "b", "c"], ABC) is None  # one document per label

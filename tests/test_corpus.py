@@ -68,6 +68,13 @@ def test_every_class_is_at_least_12_percent(rows, task):
 def test_ids_unique_and_each_document_in_one_split(rows):
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
+    assert [i for i in ids if not re.fullmatch(r"nw-\d{4}", i)] == []
+    assert [r["id"] for r in rows if not (isinstance(r["split"], str) and r["split"] in SPLITS)] == []
+    splits_of: dict[tuple[str, str], set[str]] = {}  # one document (title and text) -> the splits it appears in
+    for r in rows:
+        splits_of.setdefault((r["title"].strip().lower(), r["text"].strip().lower()), set()).add(r["split"])
+    assert {doc[0]: s for doc, s in splits_of.items() if len(s) != 1} == {}
+    assert len(splits_of) == len(rows)  # and no document twice within a split
 
 
 def test_no_duplicate_or_near_duplicate_texts_across_splits(rows):

@@ -86,7 +86,7 @@ def test_predict_and_report_never_create_a_stray_store(tmp_path):
     assert json.loads(ok.stdout)["label"] in ("escalatory", "de_escalatory", "neutral")
     assert not CHATTER.search(ok.stderr), ok.stderr  # no INFO lines, warnings or "Downloading artifacts" bars
     report = command([str(BIN / "nlpkit"), "report"], elsewhere)
-    assert report.returncode == 1 and "expected an MLflow store" in report.stderr.lower()
+    assert report.returncode == 1 and "Expected an MLflow store" in report.stderr
     assert "None" not in report.stderr and len(report.stderr.splitlines()) == 1
     no_sweep = command([str(BIN / "nlpkit"), "report", "--tracking-uri", uri], elsewhere)
     assert no_sweep.returncode == 1 and "expected a sweep parent run" in no_sweep.stderr

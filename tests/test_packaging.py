@@ -15,6 +15,8 @@ def test_wheel_ships_configs_and_corpus_and_trains_outside_the_checkout(tmp_path
     for expected in ("nlpkit/configs/train.yaml", "nlpkit/configs/task/stance.yaml", "nlpkit/configs/model/tfidf_svm.yaml",
                      "nlpkit/corpus/newswire.jsonl", "nlpkit/corpus/CODEBOOK.md", "nlpkit/mlflow_model.py"):
         assert expected in names, expected
+    shipped_data = sorted(n.split("/")[-1] for n in names if n.startswith("nlpkit/configs/data/"))
+    assert shipped_data == ["disk.yaml", "file.yaml", "hub.yaml", "newswire.yaml"]  # benchmark data: experiments/
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, capture_output=True, timeout=300)

@@ -57,7 +57,7 @@ def test_acc_inverts_the_validation_confusion_rates_by_hand():
     assert quantifier("cc", 2).aggregate(test.argmax(axis=1)) == pytest.approx([0.45, 0.55])
 
 
-@pytest.mark.parametrize("method", ["acc", "pacc", "sld"])
+@pytest.mark.parametrize("method", ["acc", "pacc", "sld", "robust"])
 def test_adjusted_methods_recover_shifted_shares_better_than_cc(method):
     rng = np.random.default_rng(1)
     record = validation_record(rng)
@@ -104,6 +104,67 @@ def test_groups_each_get_their_own_estimate_and_all_rows_are_consistent():
     assert sld["2024-01"] > 0.65 and sld["2024-02"] < 0.25
 
 
+def test_interval_endpoints_are_whole_documents_so_an_absent_class_can_be_covered():
+    # SLD's EM is stopped after a tolerance, so for a class absent from the sample it returns a small positive share
+    # and a percentile interval that excludes 0; the truth of n documents is k/n, so endpoints round to multiples of 1/n
+    rng = np.random.default_rng(5)
+    record = validation_record(rng, n=600)
+    _, proba = synthetic([0.6, 0.4, 0.0], 100, rng)
+    point, low, high = estimate(proba, LABELS, "sld", record, n_bootstrap=100)
+    assert 0 < point[2] < 0.005 and low[2] == 0.0  # the absent class: estimate off 0, interval reaches it
+    for bound in (low, high):
+        np.testing.assert_allclose(bound * 100, np.round(bound * 100), atol=1e-9)  # k / 100 documents
+    assert np.all(low <= point) and np.all(point <= high)
+
+
+def test_copies_of_a_document_are_resampled_together():
+    # 100 distinct documents, then each listed 4 times: the copies carry no new information, so the interval must
+    # not shrink to half its width (what a bootstrap treating 400 independent documents would give)
+    rng = np.random.default_rng(6)
+    _, proba = synthetic([0.5, 0.3, 0.2], 100, rng)
+    widths = {}
+    texts = [f"document {i}" for i in range(100)]
+    for copies in (1, 4):
+        _, low, high = estimate(np.repeat(proba, copies, axis=0), LABELS, "pcc", n_bootstrap=400, seed=1,
+                                copies=np.repeat(texts, copies))
+        widths[copies] = high - low
+    assert np.all(widths[4] > 0.8 * widths[1]), widths
+    _, low, high = estimate(np.repeat(proba, 4, axis=0), LABELS, "pcc", n_bootstrap=400, seed=1)  # no keys: 400
+    assert np.all(high - low < 0.7 * widths[1])  # documents taken as independent, the usual sqrt(n) narrowing
+
+
+def test_robust_keeps_sld_estimate_and_spans_sld_and_pacc_intervals():
+    rng = np.random.default_rng(7)
+    record = validation_record(rng, n=300)
+    _, proba = synthetic([0.2, 0.3, 0.5], 200, rng)
+    rows = estimate_groups(proba, None, LABELS, ["sld", "pacc", "robust"], record, n_bootstrap=100)
+    by = {m: np.array([[r.estimate, r.ci_low, r.ci_high] for r in rows if r.method == m]) for m in ("sld", "pacc", "robust")}
+    np.testing.assert_array_equal(by["robust"][:, 0], by["sld"][:, 0])
+    np.testing.assert_array_equal(by["robust"][:, 1], np.minimum(by["sld"][:, 1], by["pacc"][:, 1]))
+    np.testing.assert_array_equal(by["robust"][:, 2], np.maximum(by["sld"][:, 2], by["pacc"][:, 2]))
+
+
+def test_robust_covers_when_posteriors_are_miscalibrated():
+    # the classifier's posteriors are flattened (under-confident, as a small TF-IDF model's are): SLD's interval,
+    # which trusts them, misses the truth; PACC's error rates come from the same classifier's validation outputs
+    rng = np.random.default_rng(8)
+
+    def flatten(p: np.ndarray) -> np.ndarray:
+        return (p ** 0.5) / (p ** 0.5).sum(axis=1, keepdims=True)
+
+    y_val, p_val = synthetic([1 / 3] * 3, 300, rng)
+    record = ValidationRecord(y_val, flatten(p_val), np.bincount(y_val, minlength=3), tuple(LABELS))
+    hits = {"sld": [], "robust": []}
+    for mix in ([0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.5, 0.0, 0.5], [0.6, 0.3, 0.1]):
+        y, proba = synthetic(mix, 300, rng)
+        truth = np.bincount(y, minlength=3) / len(y)
+        rows = estimate_groups(flatten(proba), None, LABELS, ["sld", "robust"], record, n_bootstrap=100)
+        for method, hit in hits.items():
+            low, high = (np.array([getattr(r, k) for r in rows if r.method == method]) for k in ("ci_low", "ci_high"))
+            hit.extend((low <= truth + 1e-9) & (truth <= high + 1e-9))
+    assert np.mean(hits["robust"]) >= 0.9 and np.mean(hits["sld"]) < 0.8, {m: np.mean(h) for m, h in hits.items()}
+
+
 def test_api_errors_are_one_line():
     rng = np.random.default_rng(4)
     _, proba = synthetic([1 / 3] * 3, 50, rng)
@@ -142,6 +203,23 @@ def test_training_seals_the_validation_predictions_into_the_predictor(model_dir)
     assert record.train_counts.sum() == len(tiny_rows()) - meta["metrics"]["validation/n"] - meta["metrics"]["test/n"]
 
 
+def test_calibrated_predictor_seals_out_of_fold_calibrated_validation_probabilities(tmp_path):
+    import nlpkit
+    from nlpkit.config import compose
+
+    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows())
+    result = nlpkit.train(compose([*file_overrides(data), "tracking=off", "model.calibration=isotonic",
+                                   f"output_dir={tmp_path / 'run'}"]))
+    predictor = Predictor.load(result.predictor_dir)
+    record = read_validation(predictor)
+    with open(result.output_dir / "predictions" / "validation.csv") as handle:
+        table = list(csv.DictReader(handle))
+    in_sample = np.array([[float(row[f"p_{label}"]) for label in LABELS] for row in table])  # the fitted map's output
+    assert [LABELS[i] for i in record.labels] == [row["label"] for row in table]
+    np.testing.assert_allclose(record.proba.sum(axis=1), 1.0, atol=1e-9)
+    assert np.abs(record.proba - in_sample).max() > 0.05  # not the map that saw these labels
+
+
 def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys):
     table, png = tmp_path / "prev.csv", tmp_path / "prev.png"
     code = cli_main(["prevalence", str(model_dir), "--data", str(dated), "--by", "date:month", "--bootstrap", "50",
@@ -151,13 +229,27 @@ def test_cli_by_month_writes_table_and_plot(model_dir, dated, tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["group", "method", "class", "estimate", "ci_low", "ci_high", "n"]
     assert {r["group"] for r in rows} == {"all", "2024-01", "2024-02", "2024-03"}
-    assert len(rows) == 4 * 5 * 3 and {r["method"] for r in rows} == {"cc", "pcc", "acc", "pacc", "sld"}
+    assert len(rows) == 4 * 6 * 3 and {r["method"] for r in rows} == {"cc", "pcc", "acc", "pacc", "sld", "robust"}
     assert {r["n"] for r in rows if r["group"] != "all"} == {"12"}
     cc = Predictor.load(model_dir).predict([json.loads(line) for line in dated.read_text().splitlines()])
     overall = {r["class"]: float(r["estimate"]) for r in rows if r["group"] == "all" and r["method"] == "cc"}
     assert overall == {label: pytest.approx(cc.count(label) / len(cc)) for label in LABELS}
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "2024-02" in capsys.readouterr().out
+
+
+def test_cli_method_robust_cc_as_in_the_readme(model_dir, dated, tmp_path, capsys):
+    table = tmp_path / "prevalence.csv"
+    assert cli_main(["prevalence", str(model_dir), "--data", str(dated), "--by", "date:month", "--method", "robust,cc",
+                     "--bootstrap", "50", "--output", str(table)]) == 0
+    with open(table) as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["method"] for r in rows} == {"robust", "cc"} and len(rows) == 4 * 2 * 3
+    assert all(float(r["ci_low"]) <= float(r["estimate"]) <= float(r["ci_high"]) for r in rows)
+    for r in rows:  # endpoints are whole documents of the group
+        n = int(r["n"])
+        assert float(r["ci_low"]) * n == pytest.approx(round(float(r["ci_low"]) * n), abs=1e-6) or \
+            float(r["ci_low"]) == pytest.approx(float(r["estimate"]))
 
 
 def test_python_api_by_source_matches_the_cli_table(model_dir, dated, tmp_path, capsys):

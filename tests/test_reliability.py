@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from conftest import file_overrides, tiny_rows, write_jsonl
+from conftest import file_overrides, require_extra, tiny_rows, write_jsonl
 from nlpkit import outputs
 from nlpkit.errors import ConfigError, NlpkitError
 from nlpkit.procs import alive, process_tags, start_ticks
@@ -125,6 +125,7 @@ def test_a_signal_mid_fit_leaves_no_run_running(tmp_path, sweep, signum):
     args = [*FAST, "tracking.log_model=false", "+hydra.callbacks.slow._target_=nlpkit_slow_fit.SlowFit",
             f"+hydra.callbacks.slow.marker_dir={markers}"]
     if sweep:
+        require_extra("research", "hydra_plugins.hydra_joblib_launcher")
         args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *args]
     jobs = 2 if sweep else 1
     proc = subprocess.Popen([str(BIN / "nlpkit-train"), *args], cwd=tmp_path, env=_env(tmp_path, uri),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from conftest import require_extra
 from nlpkit.stats import summarize
 from nlpkit.sweep import config_key, markdown_table, slug, varying_keys
 
@@ -31,6 +32,7 @@ def sweep(tmp_path: Path, *args: str) -> tuple[MlflowClient, list, list]:
 
 
 def test_joblib_sweep_is_one_tree_with_seed_aggregates(tmp_path):
+    require_extra("research", "hydra_plugins.hydra_joblib_launcher")
     # each seed also re-draws the random split, so seeds differ and the aggregate has a spread
     client, parents, children = sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                                       "model=tfidf_logreg,tfidf_svm", "seed=0,1", "data.split.policy=random",
@@ -76,6 +78,7 @@ def test_config_and_data_errors_open_no_run_and_are_counted(tmp_path):
 
 
 def test_optuna_trials_are_children_of_the_sweep_parent(tmp_path):
+    require_extra("research", "hydra_plugins.hydra_optuna_sweeper")
     client, parents, children = sweep(tmp_path, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=3",
                                       "hydra.sweeper.direction=maximize", "model.C=interval(0.1,10)")
     assert len(parents) == 1 and len(children) == 3
@@ -85,6 +88,7 @@ def test_optuna_trials_are_children_of_the_sweep_parent(tmp_path):
 
 @pytest.mark.slow
 def test_submitit_local_launcher_sweep(tmp_path):
+    require_extra("research", "hydra_plugins.hydra_submitit_launcher")
     client, parents, children = sweep(tmp_path, "hydra/launcher=submitit_local", "seed=0,1")
     assert len(parents) == 1 and len(children) == 2
     assert all(c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for c in children)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import mlflow
@@ -11,8 +12,9 @@ from mlflow.tracking import MlflowClient
 
 from conftest import file_overrides, mlflow_server_at
 from nlpkit import Predictor
-from nlpkit.models import REGISTRY, TFIDF
+from nlpkit.models import REGISTRY, Family, family_of
 from nlpkit.models.tfidf import TfidfClassifier
+from nlpkit.models.tfidf_family import TfidfLogregConfig
 from nlpkit.tracking import flatten, resolve_uri
 from nlpkit.train import train
 
@@ -102,8 +104,16 @@ class InterruptedFit(TfidfClassifier):
         raise KeyboardInterrupt
 
 
+@dataclasses.dataclass
+class InterruptedConfig(TfidfLogregConfig):
+    kind: str = "tfidf_interrupted.v1"
+
+
 def test_ctrl_c_during_training_ends_the_run_killed(make_cfg, tracking_uri, monkeypatch):
-    monkeypatch.setitem(REGISTRY, "tfidf_interrupted.v1", (TFIDF, lambda cfg, seed: InterruptedFit()))
+    tfidf = family_of("tfidf_logreg.v1")
+    interrupted = Family("tfidf_interrupted.v1", InterruptedConfig, lambda params, seed: InterruptedFit(), tfidf.save,
+                         tfidf.load)
+    monkeypatch.setitem(REGISTRY, interrupted.kind, interrupted)
     with pytest.raises(KeyboardInterrupt):
         train(make_cfg("model.kind=tfidf_interrupted.v1"))
     client = MlflowClient(tracking_uri)

@@ -134,15 +134,20 @@ def test_internal_holdout_and_class_weights(tiny_encoder_dir):
     assert model.fit_report_["validation_size"] == 6.0 and model.fit_report_["epochs_run"] == 2.0
 
 
-def test_training_curve_is_logged_per_epoch_to_the_active_run(tiny_encoder_dir, tracking_uri):
+def test_training_curve_is_returned_per_epoch_and_logged_by_tracking(tiny_encoder_dir, tracking_uri):
+    """The model returns its curve (it imports no MLflow); nlpkit.tracking logs it with step = epoch."""
     import mlflow
 
+    from nlpkit import tracking
+
+    curves = finetune(epochs=3, validation_fraction=0.25).fit(TEXTS * 2, LABELS * 2).training_curves()
+    assert list(curves) == ["curve/"] and [row["epoch"] for row in curves["curve/"]] == [1, 2, 3]
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("curve")  # not the id an earlier test left in MLflow's process-wide state
     with mlflow.start_run() as run:
-        finetune(epochs=3, validation_fraction=0.25).fit(TEXTS * 2, LABELS * 2)
+        tracking.log_curves(curves)
     steps = mlflow.MlflowClient().get_metric_history(run.info.run_id, "curve/validation_macro_f1")
-    assert [m.step for m in steps] == [1, 2, 3]
+    assert [(m.step, m.value) for m in steps] == [(r["epoch"], r["validation_macro_f1"]) for r in curves["curve/"]]
 
 
 def test_seed_makes_fine_tuning_reproducible(tiny_encoder_dir):
@@ -301,8 +306,12 @@ def test_blend_run_averages_its_members_saves_without_pickle_and_loads_with_onnx
 def test_blend_members_must_be_of_their_family(tiny_encoder_dir):
     from nlpkit.models.blend import BlendClassifier
 
-    with pytest.raises(ConfigError, match=r"model.finetune.kind must be a finetune kind .*got 'embed_logreg.v1'"):
+    with pytest.raises(ConfigError, match=r"^model\.finetune\.kind must be one of \['finetune\.v1'\]; got 'embed_logreg\.v1'\. "
+                                          r"Fix: model\.finetune\.kind=finetune\.v1\.$"):
         BlendClassifier(finetune={"kind": "embed_logreg.v1"}).fit(TEXTS, LABELS)
+    with pytest.raises(ConfigError, match=r"^model\.tfidf\.kind must be one of \['tfidf_logreg\.v1', 'tfidf_svm\.v1'\]; "
+                                          r"got 'finetune\.v1'"):
+        BlendClassifier(tfidf={"kind": "finetune.v1"}).fit(TEXTS, LABELS)
 
 
 # -- the real packaged encoder -----------------------------------------------------------------------------

@@ -11,10 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib.util import find_spec
+from pathlib import Path
 from typing import Any, Callable
 
 NLPKIT = "nlpkit"
 PEER = "peer"
+# The benchmark data sets' Hydra configs (data/<name>.yaml and task/<name>.yaml), outside nlpkit's wheel.
+CONFIGS = Path(__file__).resolve().parent / "configs"
+SEARCHPATH = f"hydra.searchpath=[file://{CONFIGS}]"
+
+
+def dataset_overrides(name: str) -> list[str]:
+    """The overrides that select benchmark data set ``name``: its data config and, explicitly, its task."""
+    return [SEARCHPATH, f"task={name}", f"data={name}"]
 
 
 @dataclass(frozen=True)

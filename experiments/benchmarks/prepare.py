@@ -86,7 +86,7 @@ def prepare_fnc1(root: Path, cache: Path) -> list[Path]:
     outputs = [cache / f"fnc1_{split}.csv" for split in pairs]
     if _fresh(outputs, inputs):
         return outputs
-    for (split, (stances, bodies)), out in zip(pairs.items(), outputs):
+    for (stances, bodies), out in zip(pairs.values(), outputs):
         _join_fnc1(folder / stances, folder / bodies).to_csv(out, index=False)
     _stamp(outputs, inputs)
     return outputs

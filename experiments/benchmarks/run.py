@@ -3,7 +3,8 @@
     python -m experiments.benchmarks.run --datasets conflibert_cameo fnc1 --seeds 0 1 2
     python -m experiments.benchmarks.run --contenders nlpkit:finetune hf_trainer setfit --subsample 1500
 
-Each data set is an nlpkit ``data=`` config (configs/data/); each (data set, contender, seed) job runs in
+Each data set is a ``data=`` and a ``task=`` config under experiments/benchmarks/configs/ (a Hydra search path:
+``contenders.dataset_overrides``); each (data set, contender, seed) job runs in
 its own process (worker.py). Rows go to ``OUT/rows.jsonl`` and ``OUT/table.md``; MLflow gets one experiment
 per benchmark run, a parent run per data set, a child run per contender and a run per seed under it.
 """
@@ -34,7 +35,7 @@ PREPARED = {"bbc_news": "bbc_news", "fnc1": "fnc1", "allsides_topic": "allsides"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description="nlpkit benchmark harness (see experiments/benchmarks/README.md)")
-    p.add_argument("--datasets", nargs="+", default=list(DATASETS), help=f"data= configs; default {DATASETS}")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), help=f"data sets (experiments/benchmarks/configs/); default {DATASETS}")
     p.add_argument("--contenders", nargs="+", default=list(registry.DEFAULT),
                    help=f"any of {sorted(registry.CONTENDERS)}; default {registry.DEFAULT}")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -58,15 +59,10 @@ def configure(args: argparse.Namespace) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     for name in args.contenders:
         registry.get(name)  # fail early on a typo
-    unknown = [d for d in args.datasets if not (Path(_config_dir()) / "data" / f"{d}.yaml").is_file()]
+    unknown = [d for d in args.datasets if not (registry.CONFIGS / "data" / f"{d}.yaml").is_file()]
     if unknown:
-        raise SystemExit(f"Unknown data set(s) {unknown}; expected data= configs such as {list(DATASETS)}.")
-
-
-def _config_dir() -> str:
-    from nlpkit.config import config_dir
-
-    return config_dir()
+        raise SystemExit(f"Unknown data set(s) {unknown}; expected data sets configured under {registry.CONFIGS} such "
+                         f"as {list(DATASETS)}.")
 
 
 def run_worker(job: dict[str, Any], timeout: float) -> tuple[dict[str, Any] | None, str | None]:

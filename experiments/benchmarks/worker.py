@@ -37,7 +37,8 @@ def load_splits(job: dict[str, Any]) -> Any:
     from nlpkit import compose, load_data
     from nlpkit.config import validate
 
-    cfg = validate(compose([f"data={job['dataset']}", "tracking=off", *registry.data_only(job["overrides"])]))
+    cfg = validate(compose([*registry.dataset_overrides(job["dataset"]), "tracking=off",
+                            *registry.data_only(job["overrides"])]))
     return load_data(cfg.data, cfg.task), list(cfg.task.labels)
 
 
@@ -55,7 +56,7 @@ def run_nlpkit(contender: registry.Contender, job: dict[str, Any], test_inputs: 
     from nlpkit import compose, train
 
     overrides = [
-        f"data={job['dataset']}", f"model={contender.model}", f"seed={job['seed']}",
+        *registry.dataset_overrides(job["dataset"]), f"model={contender.model}", f"seed={job['seed']}",
         f"output_dir={Path(job['dir']) / 'nlpkit'}", *contender.overrides, *job["overrides"],
     ]
     if job.get("tracking_uri"):

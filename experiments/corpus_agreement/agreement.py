@@ -17,7 +17,7 @@ def main() -> None:
     gold = {row["id"]: row for row in read()}
     path = Path(__file__).with_name("second_annotation.jsonl")
     second = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    print(f"| task | documents | raw agreement | Cohen's kappa |\n|---|---:|---:|---:|")
+    print("| task | documents | raw agreement | Cohen's kappa |\n|---|---:|---:|---:|")
     for task in TASKS:
         a = [gold[row["id"]][task] for row in second]
         b = [row[task] for row in second]

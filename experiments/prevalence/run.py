@@ -24,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,36 @@ FAST = ["model=tfidf_logreg", "tracking=off"]
 
 
 def train_model(name: str, overrides: list[str], scratch: Path) -> Any:
-    """Train the data set's model (no tracking) and return ``(predictor, splits)``."""
+    """Train the data set's model (no tracking) and return ``(predictor, splits, cfg)``."""
     import nlpkit
     from nlpkit.config import compose
     from nlpkit.data import load_data
 
     cfg = compose([*FAST, *overrides, f"output_dir={scratch / name}"])
     result = nlpkit.train(cfg)
-    return result.predictor, load_data(cfg.data, cfg.task)
+    return result.predictor, load_data(cfg.data, cfg.task), cfg
+
+
+def cross_fitted_record(predictor: Any, splits: Any, cfg: Any, folds: int) -> Any:
+    """A validation record of out-of-fold predictions on train + validation: ``folds`` stratified folds, each
+    predicted by the model family (same config) fitted on the others; the training prior stays the stored one."""
+    from datasets import concatenate_datasets
+    from sklearn.model_selection import StratifiedKFold
+
+    from nlpkit.data import model_inputs
+    from nlpkit.models import build_model
+    from nlpkit.prevalence import ValidationRecord
+    from nlpkit.prevalence_data import read_validation
+
+    labels = predictor.labels
+    both = concatenate_datasets([splits["train"], splits["validation"]])
+    texts, y = model_inputs(both), np.array([labels.index(v) for v in both["label"]])
+    proba = np.zeros((len(y), len(labels)))
+    for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=cfg.seed).split(np.zeros(len(y)), y):
+        model = build_model(cfg.model, cfg.seed).fit([texts[i] for i in fit_rows], [labels[i] for i in y[fit_rows]])
+        order = [list(model.classes_).index(label) for label in labels]
+        proba[held] = model.predict_proba([texts[i] for i in held])[:, order]
+    return ValidationRecord(y, proba, read_validation(predictor).train_counts, tuple(labels))
 
 
 def app_samples(y: np.ndarray, n_classes: int, sample_size: int, repeats: int, seed: int) -> list[np.ndarray]:
@@ -55,8 +78,9 @@ def app_samples(y: np.ndarray, n_classes: int, sample_size: int, repeats: int, s
     return [np.asarray(index) for index in protocol()]
 
 
-def evaluate_pool(predictor: Any, pool: Any, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Run every method on every APP sample of ``pool``; return per-method error and coverage summaries."""
+def evaluate_pool(predictor: Any, pool: Any, args: argparse.Namespace, cross_fitted: Any = None) -> dict[str, dict[str, float]]:
+    """Run every method on every APP sample of ``pool`` (and acc/pacc again with the ``cross_fitted`` record, as
+    ``acc+cf`` / ``pacc+cf``); return per-method error and coverage summaries."""
     import quapy as qp
 
     from nlpkit.data import model_inputs
@@ -68,12 +92,19 @@ def evaluate_pool(predictor: Any, pool: Any, args: argparse.Namespace) -> dict[s
     proba = predictor.predict_proba(model_inputs(pool))
     samples = app_samples(y, len(labels), args.sample_size, args.repeats, args.seed)
     groups = np.concatenate([[f"s{i:04d}"] * len(ix) for i, ix in enumerate(samples)])
-    rows = estimate_groups(proba[np.concatenate(samples)], groups, labels, METHODS, read_validation(predictor),
-                           n_bootstrap=args.bootstrap, seed=args.seed)
+    index = np.concatenate(samples)  # a pool document drawn twice into a sample is one document, twice: copies
+    rows = estimate_groups(proba[index], groups, labels, METHODS, read_validation(predictor),
+                           n_bootstrap=args.bootstrap, seed=args.seed, copies=index)
+    methods = list(METHODS)
+    if cross_fitted is not None:
+        extra = estimate_groups(proba[index], groups, labels, ["acc", "pacc"], cross_fitted,
+                                n_bootstrap=args.bootstrap, seed=args.seed, copies=index)
+        rows += [replace(r, method=f"{r.method}+cf") for r in extra]
+        methods += ["acc+cf", "pacc+cf"]
     truth = {f"s{i:04d}": np.bincount(y[ix], minlength=len(labels)) / len(ix) for i, ix in enumerate(samples)}
     eps = 1.0 / (2 * args.sample_size)
     summary = {}
-    for method in METHODS:
+    for method in methods:
         per = {g: [r for r in rows if r.method == method and r.group == g] for g in truth}
         est = np.array([[r.estimate for r in per[g]] for g in truth])
         low = np.array([[r.ci_low for r in per[g]] for g in truth])
@@ -117,7 +148,7 @@ def monthly_series(predictor: Any, out: Path, scratch: Path) -> list[str]:
     commands = []
     for period in ("month", "year"):
         argv = ["prevalence", str(predictor.path), "--data", str(data), "--by", f"date:{period}", "--method",
-                "cc,pacc,sld", "--output", str(out / f"newswire_{period}.csv"), "--plot", str(out / f"newswire_{period}.png")]
+                "cc,robust", "--output", str(out / f"newswire_{period}.csv"), "--plot", str(out / f"newswire_{period}.png")]
         commands.append("nlpkit " + " ".join(argv))
         assert cli_main(argv) == 0
     return commands
@@ -130,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="samples per class mix (default: 1)")
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cross-fit", type=int, default=5, help="folds of the cross-fitted record (0: skip acc+cf, pacc+cf)")
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--no-plots", action="store_true", help="skip the monthly series (tests)")
     args = parser.parse_args(argv)
@@ -137,9 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     start, results = time.perf_counter(), {}
     with tempfile.TemporaryDirectory(prefix="nlpkit-prevalence-") as tmp:
         scratch = Path(tmp)
-        predictor, splits = train_model("newswire", ["data=newswire", "task=escalation"], scratch)
+        predictor, splits, cfg = train_model("newswire", ["data=newswire", "task=escalation"], scratch)
+        record = cross_fitted_record(predictor, splits, cfg, args.cross_fit) if args.cross_fit else None
         for pool in ("test", "test_ood"):
-            results[f"newswire {pool}"] = evaluate_pool(predictor, splits[pool], args)
+            results[f"newswire {pool}"] = evaluate_pool(predictor, splits[pool], args, record)
         if not args.no_plots:
             print("\n".join(monthly_series(predictor, args.out, scratch)))
         found = conflibert_dir(args.conflibert)
@@ -148,8 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                   " (pass --conflibert DIR)", file=sys.stderr)
         else:
             os.environ["NLPKIT_BENCHMARK_DATA"] = str(found)
-            predictor, splits = train_model("conflibert", ["data=conflibert_cameo"], scratch)
-            results["conflibert_cameo test"] = evaluate_pool(predictor, splits["test"], args)
+            configs = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"  # the benchmark data sets' configs
+            overrides = [f"hydra.searchpath=[file://{configs}]", "task=conflibert_cameo", "data=conflibert_cameo"]
+            predictor, splits, cfg = train_model("conflibert", overrides, scratch)
+            record = cross_fitted_record(predictor, splits, cfg, args.cross_fit) if args.cross_fit else None
+            results["conflibert_cameo test"] = evaluate_pool(predictor, splits["test"], args, record)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)

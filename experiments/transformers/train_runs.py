@@ -16,9 +16,18 @@ from common import load_average, table
 
 from nlpkit import compose, train
 
+BENCHMARK_CONFIGS = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
+
+
+def data_overrides(data: str) -> list[str]:
+    """``data=<data>``; a benchmark data set (experiments/benchmarks/configs/) also names its task and the search path."""
+    if (BENCHMARK_CONFIGS / "data" / f"{data}.yaml").is_file():
+        return [f"hydra.searchpath=[file://{BENCHMARK_CONFIGS}]", f"task={data}", f"data={data}"]
+    return [f"data={data}"]
+
 
 def run(data: str, model: str, out: Path, extra: list[str]) -> dict:
-    overrides = [f"data={data}", f"model={model}", f"output_dir={out / f'{data}-{model}'}",
+    overrides = [*data_overrides(data), f"model={model}", f"output_dir={out / f'{data}-{model}'}",
                  f"tracking.uri=sqlite:///{out / 'mlflow.db'}", *extra]
     load_before, start = load_average(), time.perf_counter()
     result = train(compose(overrides))

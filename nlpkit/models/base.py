@@ -1,14 +1,54 @@
-"""Input checks shared by every model family."""
+"""What every model family provides (``Classifier``, ``ModelMixin``) and the input checks they share."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from nlpkit.errors import InputTypeError
 
 Pair = tuple[str, str]
+Curve = list[dict[str, float]]  # one row per epoch: {"epoch": 1.0, "train_loss": ..., ...}
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """The contract between a model family and ``nlpkit.train`` / ``nlpkit.predict`` (sklearn's estimator
+    contract plus three nlpkit hooks, each with a default in ``ModelMixin``).
+
+    - ``fit_accepts_validation``: ``fit(X, y, validation=(X_val, y_val))`` is accepted (early stopping).
+    - ``fit_report_``: training metrics after ``fit`` (name -> float), logged as ``train/<name>``.
+    - ``heldout_validation_proba_``: probabilities on ``validation`` from before the model trained on it
+      (``finetune`` with ``refit``), in ``classes_`` order; None when the final model never saw that split.
+    - ``training_curves()``: metric-name prefix -> per-epoch rows; ``train`` logs them (step = epoch), so
+      models never import a tracking library.
+    """
+
+    classes_: np.ndarray
+    fit_accepts_validation: ClassVar[bool]
+    fit_report_: dict[str, float]
+    heldout_validation_proba_: np.ndarray | None
+
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> Any: ...
+
+    def predict_proba(self, X: Any) -> np.ndarray: ...
+
+    def predict(self, X: Any) -> np.ndarray: ...
+
+    def training_curves(self) -> dict[str, Curve]: ...
+
+
+class ModelMixin:
+    """Defaults of the ``Classifier`` hooks; a family's estimator lists it first among its bases."""
+
+    fit_accepts_validation: ClassVar[bool] = False
+    fit_report_: dict[str, float]  # set by every fit
+    heldout_validation_proba_: np.ndarray | None = None
+
+    def training_curves(self) -> dict[str, Curve]:
+        """Per-epoch curves learned by the last ``fit`` (none by default)."""
+        return {}
 
 
 def check_texts(X: Any, *, pairs: bool | None = None) -> list[str] | list[Pair]:

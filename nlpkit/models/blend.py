@@ -18,13 +18,21 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, ModelLoadError
-from nlpkit.models.base import check_texts
+from nlpkit.models.base import Curve, ModelMixin, check_texts
+from nlpkit.models.encoder_family import FinetuneModelConfig
+from nlpkit.models.registry import REGISTRY, ModelConfig, build_model, family_of
+from nlpkit.models.tfidf_family import TfidfLogregConfig, TfidfModelConfig
 
 STATE_FILE = "blend.json"
-MEMBERS = {"finetune": ("finetune.v1", "finetune"), "tfidf": ("tfidf_logreg.v1", "tfidf_")}  # default kind, prefix
+# member -> (its default schema, the schema every kind it accepts derives from): any registered family whose
+# schema derives from the second can be a member (e.g. model.tfidf.kind=tfidf_svm.v1).
+MEMBERS: dict[str, tuple[type[ModelConfig], type[ModelConfig]]] = {
+    "finetune": (FinetuneModelConfig, FinetuneModelConfig),
+    "tfidf": (TfidfLogregConfig, TfidfModelConfig),
+}
 
 
-class BlendClassifier(ClassifierMixin, BaseEstimator):
+class BlendClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """A weighted average of a ``finetune`` model's and a TF-IDF model's probabilities (sklearn contract).
 
     ``finetune`` and ``tfidf`` are the members' model configs as dicts (missing keys take the families'
@@ -49,8 +57,8 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         self.tfidf_.fit(items, y)
         self.classes_ = self.finetune_.classes_
         self.pairs_ = self.finetune_.pairs_
-        self.fit_report_ = dict(getattr(self.finetune_, "fit_report_", {}))
-        held = getattr(self.finetune_, "heldout_validation_proba_", None)
+        self.fit_report_ = dict(self.finetune_.fit_report_)
+        held = self.finetune_.heldout_validation_proba_
         if held is not None and validation is not None:  # the encoder refit on validation; TF-IDF never saw it
             self.heldout_validation_proba_ = self._mix(held, self.tfidf_.predict_proba(validation[0]))
         return self
@@ -66,22 +74,23 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def training_curves(self) -> dict[str, Curve]:
+        """The fine-tuned member's curves (the TF-IDF member has none)."""
+        return self.finetune_.training_curves() if hasattr(self, "finetune_") else {}
+
     def _mix(self, encoder: np.ndarray, tfidf: np.ndarray) -> np.ndarray:
         return self.encoder_weight * encoder + (1.0 - self.encoder_weight) * tfidf
 
     def _member(self, name: str) -> Any:
-        from omegaconf import OmegaConf
-
-        from nlpkit.models import build_model
-
-        default_kind, prefix = MEMBERS[name]
-        cfg = {"kind": default_kind, **(getattr(self, name) or {})}
-        if not str(cfg["kind"]).startswith(prefix):
+        default, accepted = MEMBERS[name]
+        cfg = {"kind": default.kind, **(getattr(self, name) or {})}
+        family = family_of(str(cfg["kind"]))
+        if not issubclass(family.schema, accepted):
+            kinds = sorted(k for k, f in REGISTRY.items() if issubclass(f.schema, accepted))
             raise ConfigError(
-                f"model.{name}.kind must be a {prefix.rstrip('_')} kind (e.g. {default_kind!r}); got {cfg['kind']!r}. "
-                f"Fix: model.{name}.kind={default_kind}."
+                f"model.{name}.kind must be one of {kinds}; got {cfg['kind']!r}. Fix: model.{name}.kind={default.kind}."
             )
-        return build_model(OmegaConf.create(cfg), self.random_state)
+        return build_model(cfg, self.random_state)
 
     def _check_params(self) -> None:
         w = self.encoder_weight

@@ -25,6 +25,7 @@ class EmbedLogregClassifier(EncoderClassifier):
     """
 
     OUTPUT = "embedding"
+    FAMILY = "embed_logreg"  # the family name saved in estimator.json
 
     def __init__(
         self,

@@ -16,10 +16,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models import encoders, long_text
-from nlpkit.models.base import check_texts
+from nlpkit.models.base import ModelMixin, check_texts
 
 
-class EncoderClassifier(ClassifierMixin, BaseEstimator):
+class EncoderClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """Shared behaviour of the encoder families (not used on its own)."""
 
     OUTPUT = "embedding"
@@ -88,7 +88,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             if out is None:
                 out = np.empty((len(encoded.ids), values.shape[1]), dtype=np.float32)
             out[index] = values
-        return out
+        return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
     def _progress(self, iterable: Any, total_windows: int) -> Any:
         if not self.progress or total_windows < 4 * self.batch_size:
@@ -98,10 +98,10 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         return tqdm(iterable, total=-(-total_windows // self.batch_size), desc="encoding", unit="batch", leave=False)
 
     def _policy(self) -> str:
-        return getattr(self.long_text, "value", self.long_text)
+        return str(getattr(self.long_text, "value", self.long_text))
 
     def _pooling(self) -> str:
-        return getattr(self.chunk_pooling, "value", self.chunk_pooling)
+        return str(getattr(self.chunk_pooling, "value", self.chunk_pooling))
 
     def _check_params(self) -> None:
         long_text.check_policy(self._policy(), self.max_length, self.head_share, self.chunk_stride, self.max_chunks)

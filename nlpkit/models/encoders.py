@@ -69,15 +69,12 @@ def load_encoder(source: str, local: bool, num_labels: int | None = None) -> Any
     verbosity = logging.get_verbosity()
     logging.set_verbosity_error()  # "newly initialized classifier weights" is expected before fine-tuning
     try:
+        options: dict[str, Any] = {"local_files_only": local, "attn_implementation": "eager", "trust_remote_code": False}
         if num_labels is None:
-            load = lambda: AutoModel.from_pretrained(
-                source, local_files_only=local, attn_implementation="eager", trust_remote_code=False
-            )  # noqa: E731
+            auto: Any = AutoModel
         else:
-            load = lambda: AutoModelForSequenceClassification.from_pretrained(  # noqa: E731
-                source, local_files_only=local, num_labels=num_labels, attn_implementation="eager", trust_remote_code=False,
-            )
-        return _loading(source, load).eval()
+            auto, options["num_labels"] = AutoModelForSequenceClassification, num_labels
+        return _loading(source, lambda: auto.from_pretrained(source, **options)).eval()
     finally:
         logging.set_verbosity(verbosity)
 

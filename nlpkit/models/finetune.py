@@ -3,8 +3,8 @@
 AdamW with linear warm-up and decay, optional class weights, early stopping on validation macro-F1 (a
 stratified hold-out of the training set, or ``fit(X, y, validation=(X_val, y_val))``) with the best epoch's
 weights restored (``early_stopping=False``: every epoch runs and the last is kept; validation is still scored
-each epoch), a tqdm progress bar, and the training curve in ``history_`` (logged to the active MLflow
-run with ``step=epoch``). With ``long_text=chunks`` the loss is taken on the document's pooled logits, the
+each epoch), a tqdm progress bar, and the training curve in ``history_`` (``training_curves()``; nlpkit.train
+logs it to the MLflow run with ``step=epoch``). With ``long_text=chunks`` the loss is taken on the document's pooled logits, the
 same pooling that prediction uses.
 
 ``refit=True``: once early stopping has chosen the number of epochs (all ``epochs`` without early
@@ -39,6 +39,7 @@ class FinetuneClassifier(EncoderClassifier):
     fit_accepts_validation = True  # nlpkit.train passes the validation split for early stopping
 
     OUTPUT = "logits"
+    FAMILY = "finetune"  # the family name saved in estimator.json
 
     def __init__(
         self,
@@ -102,11 +103,15 @@ class FinetuneClassifier(EncoderClassifier):
                     f"model.{name} must be {expected}; got {getattr(self, name)!r}. Fix: e.g. model.{name}={example}."
                 )
 
-    def _fit(
-        self, items: list[Any], encoded: long_text.Encoded, y: np.ndarray, local: bool,
-        validation: tuple[Any, Any] | None = None,
-    ) -> None:
+    def _fit(self, items: list[Any], encoded: long_text.Encoded, y: np.ndarray, local: bool, **fit_params: Any) -> None:
+        validation: tuple[Any, Any] | None = fit_params.pop("validation", None)
+        if fit_params:
+            raise ConfigError(
+                f"FinetuneClassifier.fit takes only the fit parameter 'validation'; got {sorted(fit_params)}. "
+                "Fix: call fit(X, y) or fit(X, y, validation=(X_val, y_val))."
+            )
         labels = np.searchsorted(self.classes_, y)
+        self.refit_history_: list[dict[str, float]] = []
         train_idx, val_items, val_labels = self._validation(items, labels, validation)
         train_items = items if train_idx is None else [items[i] for i in train_idx]
         train_enc = encoded if train_idx is None else self._encode(train_items)
@@ -123,6 +128,13 @@ class FinetuneClassifier(EncoderClassifier):
             self._refit(train_items + list(val_items), np.concatenate([train_labels, val_labels]), loop.chosen_epoch(),
                         local)
 
+    def training_curves(self) -> dict[str, list[dict[str, float]]]:
+        """``curve/<metric>`` per epoch of the fit, and ``curve/refit_<metric>`` of the refit (``refit=True``)."""
+        curves = {"curve/": list(self.history_)} if getattr(self, "history_", None) else {}
+        if getattr(self, "refit_history_", None):
+            curves["curve/refit_"] = list(self.refit_history_)
+        return curves
+
     def _new_model(self, local: bool) -> None:
         """The pretrained encoder with a fresh classification head (seeded), and its PyTorch runner."""
         encoders.set_seed(self.random_state)
@@ -135,7 +147,7 @@ class FinetuneClassifier(EncoderClassifier):
         """Fine-tune again from the pretrained encoder on ``items`` (training + validation documents) for the
         ``epochs`` early stopping chose, on the selection run's learning-rate schedule (over ``self.epochs``)."""
         self._new_model(local)
-        loop = Loop(self, self._encode(items), labels, None, None, epochs=epochs, curve_prefix="curve/refit_")
+        loop = Loop(self, self._encode(items), labels, None, None, epochs=epochs)
         self.refit_history_ = loop.run()
         self.model_.eval()
         self.fit_report_.update({"refit_epochs": float(epochs), "refit_size": float(len(items)),

@@ -40,17 +40,18 @@ class Loop:
 
     def __init__(self, clf: Any, train: long_text.Encoded, labels: np.ndarray,
                  val: long_text.Encoded | None, val_labels: np.ndarray | None,
-                 epochs: int | None = None, curve_prefix: str = "curve/") -> None:
+                 epochs: int | None = None) -> None:
         """Train for ``epochs`` (default ``clf.epochs``) on the learning-rate schedule of ``clf.epochs`` epochs:
         a shorter run (the refit) replays the first epochs of the schedule that the selection run followed."""
         import torch
 
         self.clf, self.train, self.labels, self.val, self.val_labels = clf, train, labels, val, val_labels
-        self.epochs, self.curve_prefix = epochs or clf.epochs, curve_prefix
+        self.epochs = epochs or clf.epochs
         self.windows = _windows_by_doc(train)
         self.generator = torch.Generator().manual_seed(clf.random_state)
         self.history: list[dict[str, float]] = []
-        self.best_epoch, self.best_f1, self.best_state = 0, -1.0, None
+        self.best_epoch, self.best_f1 = 0, -1.0
+        self.best_state: dict[str, Any] | None = None
 
     def run(self) -> list[dict[str, float]]:
         """Train up to ``epochs`` epochs; with early stopping, stop after ``patience`` epochs without a better
@@ -143,8 +144,9 @@ class Loop:
         import torch
         from transformers import get_linear_schedule_with_warmup
 
-        decay, no_decay = [], []
-        for name, param in self.clf.model_.named_parameters():
+        decay: list[Any] = []
+        no_decay: list[Any] = []
+        for param in self.clf.model_.parameters():
             (no_decay if param.ndim < 2 else decay).append(param)  # no decay on biases and LayerNorm weights
         groups = [{"params": decay, "weight_decay": self.clf.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.clf.learning_rate)
@@ -180,7 +182,6 @@ class Loop:
         self.history.append(row)
         if bar is not None:
             bar.set_postfix({k: round(v, 3) for k, v in row.items() if k != "epoch"})
-        _log_curve(row, self.curve_prefix)
 
     def _should_stop(self, epoch: int, row: dict[str, float]) -> bool:
         if "validation_macro_f1" not in row:
@@ -199,14 +200,3 @@ def _windows_by_doc(encoded: long_text.Encoded) -> list[list[int]]:
         windows[d].append(w)
     return windows
 
-
-def _log_curve(row: dict[str, float], prefix: str = "curve/") -> None:
-    """Log one epoch of the training curve into the active MLflow run, if any (``<prefix><name>``, step=epoch)."""
-    try:
-        import mlflow
-    except ImportError:  # pragma: no cover - mlflow is a dependency of nlpkit
-        return
-    if mlflow.active_run() is None:
-        return
-    step = int(row["epoch"])
-    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)

@@ -20,7 +20,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
-from nlpkit.models.base import check_texts
+from nlpkit.models.base import ModelMixin, check_texts
 from nlpkit.models.tfidf_arrays import pair_similarity
 
 CLASSIFIERS = ("logreg", "svm")
@@ -64,7 +64,7 @@ class PairSimilarity(TransformerMixin, BaseEstimator):
         return pair_similarity(self.vectorizer_.transform, list(X), self.lead_words)
 
 
-class TfidfClassifier(ClassifierMixin, BaseEstimator):
+class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """TF-IDF features + logistic regression or a calibrated linear SVM (sklearn estimator contract).
 
     ``fit(X, y)`` takes a list of texts, or a list of (target, text) pairs for stance.
@@ -74,7 +74,7 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         classifier: str = "logreg",
-        C: float = 1.0,
+        C: float = 10.0,
         ngram_max: int = 2,
         min_df: int = 1,
         max_features: int | None = 50000,
@@ -105,6 +105,7 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
         self.features_ = self._features().fit(self._columns(items))
         self.classifier_ = self._classifier(y).fit(self.features_.transform(self._columns(items)), y)
         self.classes_ = self.classifier_.classes_
+        self.fit_report_ = {}
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

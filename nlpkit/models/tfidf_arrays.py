@@ -339,6 +339,7 @@ class _Classifier:
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray], n_classes: int) -> None:
         self.kind, self.n_classes = spec["kind"], n_classes
+        self.members: list[tuple[np.ndarray, np.ndarray, Any, Any, Any]]
         if self.kind == "logreg":
             self.members = [(arrays["lr.coef"], arrays["lr.intercept"], None, None, None)]
         elif self.kind == "calibrated_sigmoid":

@@ -121,7 +121,7 @@ def _resolve(runtime: str, quantize: bool, directory: Path) -> str:
 
 def _estimator(state: dict[str, Any]) -> Any:
     """An estimator with the saved hyper-parameters and learned state (no network yet)."""
-    model = _estimator_class(state["family"])(**state["params"])
+    model = estimator_class(state["family"])(**state["params"])
     model.classes_ = np.asarray(state["classes"])
     model.pairs_ = state["pairs"]
     model.truncation_stats_, model.fit_report_ = state["truncation_stats"], state["fit_report"]
@@ -244,16 +244,16 @@ def _torch_model(model: Any) -> Any:
 
 
 def _family_name(model: Any) -> str:
-    from nlpkit.models.embed import EmbedLogregClassifier
-
-    return "embed_logreg" if isinstance(model, EmbedLogregClassifier) else "finetune"
+    return str(model.FAMILY)
 
 
-def _estimator_class(name: str) -> type:
+def estimator_class(name: str) -> type:
+    """The estimator class of encoder family ``name`` (``embed_logreg`` or ``finetune``, as saved in
+    ``estimator.json``)."""
     from nlpkit.models.embed import EmbedLogregClassifier
     from nlpkit.models.finetune import FinetuneClassifier
 
-    classes = {"embed_logreg": EmbedLogregClassifier, "finetune": FinetuneClassifier}
+    classes = {cls.FAMILY: cls for cls in (EmbedLogregClassifier, FinetuneClassifier)}
     if name not in classes:
         raise ModelLoadError(f"{ESTIMATOR_FILE} names an unknown family {name!r}; expected one of {sorted(classes)}.")
     return classes[name]

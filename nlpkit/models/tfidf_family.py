@@ -1,0 +1,61 @@
+"""Registry entries of the TF-IDF kinds (``tfidf_logreg.v1``, ``tfidf_svm.v1``): schemas, builder, save/load.
+
+Light on purpose (no scikit-learn import): the prediction runtime imports it through ``nlpkit.models``. The
+estimator (``nlpkit.models.tfidf``) is imported when a model is built; a saved model is plain arrays
+(``nlpkit.models.tfidf_arrays``), loaded with numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from nlpkit.models import tfidf_arrays
+from nlpkit.models.registry import Family, ModelConfig, register
+
+
+@dataclass
+class TfidfModelConfig(ModelConfig):
+    """Word (1-``ngram_max``)-gram + character TF-IDF features and a linear classifier."""
+
+    kind: str = "tfidf_logreg.v1"
+    C: float = 10.0
+    ngram_max: int = 2
+    min_df: int = 1
+    max_features: Optional[int] = 50000
+    char_ngrams: bool = True
+    sublinear_tf: bool = True
+    class_weight: Optional[str] = "balanced"
+    calibration_folds: int = 3
+
+
+@dataclass
+class TfidfLogregConfig(TfidfModelConfig):
+    """Logistic regression (``model=tfidf_logreg``)."""
+
+    kind: str = "tfidf_logreg.v1"
+    C: float = 10.0
+
+
+@dataclass
+class TfidfSvmConfig(TfidfModelConfig):
+    """A linear SVM with sigmoid-calibrated probabilities (``model=tfidf_svm``)."""
+
+    kind: str = "tfidf_svm.v1"
+    C: float = 0.5
+
+
+def _builder(classifier: str) -> Callable[[dict[str, Any], int], Any]:
+    def build(params: dict[str, Any], seed: int) -> Any:
+        from nlpkit.models.tfidf import TfidfClassifier
+
+        return TfidfClassifier(classifier=classifier, random_state=seed, **params)
+
+    return build
+
+
+TFIDF_REQUIREMENTS = ("numpy", "scipy")
+LOGREG = register(Family("tfidf_logreg.v1", TfidfLogregConfig, _builder("logreg"), tfidf_arrays.save,
+                         tfidf_arrays.load, requirements=TFIDF_REQUIREMENTS))
+SVM = register(Family("tfidf_svm.v1", TfidfSvmConfig, _builder("svm"), tfidf_arrays.save, tfidf_arrays.load,
+                      requirements=TFIDF_REQUIREMENTS))
