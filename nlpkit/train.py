@@ -70,16 +70,16 @@ def train(cfg: DictConfig) -> TrainResult:
         return fit_and_evaluate(cfg, splits, job.path, run, report)
 
 
-NO_RUN_NOTE = "nlpkit: raised before the MLflow run opened (no run was logged)"
+NO_RUN = "nlpkit_no_run"  # attribute set (True) on an error raised before the job's MLflow run opened
 
 
 def _load_before_run(cfg: DictConfig, report: dict[str, float] | None = None) -> DatasetDict:
     """Load the data before any MLflow run opens, so that a missing file, column or label never leaves a FAILED
-    run behind; such an error carries ``NO_RUN_NOTE``."""
+    run behind; such an error gets the attribute ``NO_RUN`` (no run was logged for it)."""
     try:
         return load_data(cfg.data, cfg.task, report)
     except NlpkitError as err:
-        err.add_note(NO_RUN_NOTE)
+        setattr(err, NO_RUN, True)
         raise
 
 
@@ -232,7 +232,7 @@ def format_results(result: TrainResult) -> str:
         lines += [f"MLflow run: {result.run_id} (store: {result.tracking_uri})", f"MLflow model: {model}"]
         from nlpkit.tracking_ui import browse_line
 
-        lines.append(browse_line(result.tracking_uri, result.run_id))
+        lines.append(browse_line(str(result.tracking_uri), result.run_id))
     return "\n".join(lines)
 
 
@@ -297,7 +297,7 @@ def _log_failed_job(cfg: DictConfig, err: Exception) -> None:
     and is counted by ``tracking.record_config_error``; any other error has ended the
     job's run FAILED. nlpkit's errors are logged as one line, others with their traceback."""
     message = one_line(err)
-    if isinstance(err, ConfigError) or NO_RUN_NOTE in getattr(err, "__notes__", []):
+    if isinstance(err, ConfigError) or getattr(err, NO_RUN, False):
         tracking.record_config_error(cfg, err)
         log.error("job skipped, its config or data is invalid (no MLflow run): %s", message)
     elif isinstance(err, NlpkitError):

@@ -16,7 +16,7 @@ from nlpkit.models import REGISTRY, Family, family_of
 from nlpkit.models.tfidf import TfidfClassifier
 from nlpkit.models.tfidf_family import TfidfLogregConfig
 from nlpkit.tracking import flatten, resolve_uri
-from nlpkit.train import train
+from nlpkit.train import NO_RUN, train
 
 SAMPLE = ["Rockets hit the airbase and the defence minister vowed retaliation.",
           "Delegations agreed to extend the truce and reopen the crossing."]
@@ -80,8 +80,15 @@ class CrashingFit(TfidfClassifier):
         raise RuntimeError("the model crashed while fitting")
 
 
+@dataclasses.dataclass
+class CrashingConfig(TfidfLogregConfig):
+    kind: str = "tfidf_crashing.v1"
+
+
 def test_exception_inside_training_ends_the_run_failed(make_cfg, tracking_uri, monkeypatch):
-    monkeypatch.setitem(REGISTRY, "tfidf_crashing.v1", (TFIDF, lambda cfg, seed: CrashingFit()))
+    tfidf = family_of("tfidf_logreg.v1")
+    crashing = Family("tfidf_crashing.v1", CrashingConfig, lambda params, seed: CrashingFit(), tfidf.save, tfidf.load)
+    monkeypatch.setitem(REGISTRY, crashing.kind, crashing)
     with pytest.raises(RuntimeError, match="crashed while fitting"):
         train(make_cfg("model.kind=tfidf_crashing.v1"))
     runs = MlflowClient(tracking_uri).search_runs([MlflowClient(tracking_uri).get_experiment_by_name("escalation").experiment_id])
@@ -94,7 +101,7 @@ def test_bad_data_raises_before_any_run_opens(make_cfg, tracking_uri, tmp_path):
     bad.write_text('{"text": "only one row", "label": "escalatory"}\n')
     with pytest.raises(Exception, match="stratified") as raised:
         train(make_cfg(*file_overrides(bad)))
-    assert "no run was logged" in " ".join(getattr(raised.value, "__notes__", []))
+    assert getattr(raised.value, NO_RUN) is True
     client = MlflowClient(tracking_uri)
     assert [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])] == []
 
