@@ -99,9 +99,10 @@ def cross_fitted(method: str, proba: np.ndarray, y_true: Sequence[str], labels: 
     out = np.empty_like(proba)
     for fit_rows, held_rows in StratifiedKFold(k, shuffle=True, random_state=seed).split(proba, y):
         try:
-            out[held_rows] = fit(method, proba[fit_rows], y[fit_rows], labels).apply(proba[held_rows])
+            calibrator = fit(method, proba[fit_rows], y[fit_rows], labels)
         except DataError:
             return None
+        out[held_rows] = proba[held_rows] if calibrator is None else calibrator.apply(proba[held_rows])
     return out
 
 

@@ -23,9 +23,10 @@ predictor (``validation.npz``, see ``nlpkit.prevalence_data``).
 replacement *and* (for ``acc``/``pacc``) the validation examples with replacement, refits the adjustment on
 the resampled validation set and re-estimates; the CI is the percentile interval of the replicates, its
 endpoints rounded to whole documents. Copies of one document (``copies``: equal keys, e.g. the same text run by
-several outlets) are resampled together, as one cluster. It covers sampling noise in the documents (the group is treated as a sample from its outlet/period) and in the
-estimated error rates. It does not cover a shift in P(text | class) between validation data and the
-collection (new topics, new outlets), which no correction from validation data can see. ``sld`` uses the
+several outlets) are resampled together, as one cluster. It covers sampling noise in the documents (the group
+is treated as a sample from its outlet/period) and in the estimated error rates. It does not cover a shift in
+P(text | class) between validation data and the collection (new topics, new outlets), which no correction from
+validation data can see. ``sld`` uses the
 training prior as known, so only its documents are resampled; ``cc``/``pcc`` resample documents only.
 """
 
