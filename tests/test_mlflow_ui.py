@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra.errors import ConfigCompositionException
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from conftest import tiny_rows, write_jsonl
 from nlpkit.config import compose
-from nlpkit.errors import ConfigError
 from nlpkit.tracking import run_name as job_run_name
 from nlpkit.tracking_ui import (KIND_TAG, MODEL_TRAINING, PRIMARY_TAG, VIEW_TAG, data_label, dataset_source, run_name, saved_view,
                                 swept_keys, view_url)
@@ -162,7 +162,7 @@ def test_dataset_sources_and_saved_view():
     assert view_url("http://127.0.0.1:5005/", "7") == (
         "http://127.0.0.1:5005/#/experiments/7/runs?workflowType=machine_learning&viewStateShareKey=nlpkit")
     assert OmegaConf.select(compose([]), "tracking.verbose") is False
-    with pytest.raises(ConfigError, match="tracking.verbose"):
+    with pytest.raises(ConfigCompositionException, match="tracking.verbose"):  # a typed bool
         compose(["tracking.verbose=maybe"])
 
 
