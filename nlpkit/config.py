@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nlpkit.errors import ConfigError
@@ -30,12 +30,6 @@ from nlpkit.models.encoder_family import (  # noqa: F401  their families in nlpk
 from nlpkit.models.registry import ModelConfig  # noqa: F401
 from nlpkit.models.tfidf_family import TfidfLogregConfig, TfidfModelConfig, TfidfSvmConfig  # noqa: F401
 from nlpkit.validation import check_values
-
-
-class TaskName(Enum):
-    topic = "topic"
-    stance = "stance"
-    escalation = "escalation"
 
 
 class DataSource(Enum):
@@ -54,9 +48,12 @@ class SplitPolicy(Enum):
 
 @dataclass
 class TaskConfig:
-    name: TaskName = TaskName.escalation
-    label_column: str = "escalation"
-    labels: list[str] = field(default_factory=list)
+    """What is predicted: ``name`` (any short name: the MLflow experiment, the run names and the predictor's
+    metadata use it), the label column, the ordered label set and the text fields (the last is the body)."""
+
+    name: str = MISSING  # set by the task/ config group (task=custom: by you)
+    label_column: str = "label"
+    labels: list[str] = MISSING
     text_fields: list[str] = field(default_factory=lambda: ["title", "text"])
     target_field: Optional[str] = None  # set for stance: the model sees (target, text) pairs
 
@@ -69,9 +66,9 @@ class SplitConfig:
     validation: str = "validation"
     test: str = "test"
     extra_eval: list[str] = field(default_factory=lambda: ["test_ood"])
-    group_column: str = "source"
+    group_column: Any = "source"  # a column, or a list of columns whose joint value is the group
     date_column: str = "date"
-    validation_size: float = 0.15
+    validation_size: float = 0.15  # 0: no validation split (refused where the model or calibration needs one)
     test_size: float = 0.2
     seed: int = 0
     # Documents of validation/test/extra splits that duplicate a training document (exactly, after case and
@@ -82,30 +79,17 @@ class SplitConfig:
 
 
 @dataclass
-class ColumnsConfig:
-    """Which column of your data holds each field nlpkit reads (null: a column of that very name)."""
-
-    id: Optional[str] = None
-    title: Optional[str] = None
-    text: Optional[str] = None
-    target: Optional[str] = None
-    topic: Optional[str] = None
-    stance: Optional[str] = None
-    escalation: Optional[str] = None
-    source: Optional[str] = None
-    split: Optional[str] = None
-    date: Optional[str] = None
-
-
-@dataclass
 class DataConfig:
     name: str = "newswire"
     source: DataSource = DataSource.embedded
     path: Optional[str] = None
     files: dict[str, str] = field(default_factory=dict)
     hub_config: Optional[str] = None
-    columns: ColumnsConfig = field(default_factory=ColumnsConfig)
-    label_map: dict[str, str] = field(default_factory=dict)
+    # Which column of your data holds each field nlpkit reads: {field: your column}, e.g. {text: body}. The
+    # fields are the task's text fields, label column and target field, and id/source/split/date (or any
+    # column named by data.split or data.slices). Both `data.columns.text=body` and `'data.columns={text: body}'`.
+    columns: dict[str, Optional[str]] = field(default_factory=dict)
+    label_map: dict[Any, str] = field(default_factory=dict)  # your label -> a task label, e.g. {conflict: escalatory}
     drop_unmapped: bool = False
     max_rows: Optional[int] = None
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -128,7 +112,12 @@ class TrackingConfig:
 @dataclass
 class CVConfig:
     folds: int = 0  # 0 or 1: no cross-validation; k >= 2: seeded stratified k-fold over train + validation
-    group_column: Optional[str] = None  # set (e.g. source) for grouped k-fold
+    group_column: Any = None  # set (e.g. source, or a list of columns) for stratified grouped k-fold
+
+
+@dataclass
+class RuntimeConfig:
+    threads: Optional[int] = None  # torch and BLAS/OpenMP threads; null: idle CPUs we may use, 1-8 (nlpkit.threads)
 
 
 @dataclass
@@ -138,6 +127,7 @@ class TrainConfig:
     model: Any = None  # a model kind's schema (its nlpkit.models registry entry), chosen by the model/ group
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cv: CVConfig = field(default_factory=CVConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     seed: int = 0
     output_dir: Optional[str] = None  # None: Hydra's run directory, or ./nlpkit-outputs/<time>
 
@@ -145,21 +135,35 @@ class TrainConfig:
 def register_configs() -> None:
     """Store the schemas in Hydra's ConfigStore (idempotent)."""
     cs = ConfigStore.instance()
-    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="train_schema", node=schema_node())
     for family in REGISTRY.values():  # each model kind's schema, named in its YAML's defaults list
         cs.store(group="model", name=family.schema_name, node=family.schema)
 
 
+FREE_FORM_KEYS = ("files", "columns", "label_map")  # data.<key>: dicts whose keys the user chooses
+
+
+def schema_node() -> DictConfig:
+    """The TrainConfig schema with its user-keyed dicts (``FREE_FORM_KEYS``) open, so that both
+    ``data.label_map.conflict=escalatory`` and ``'data.label_map={conflict: escalatory}'`` compose (Hydra's
+    struct mode would otherwise demand ``+data.label_map...``)."""
+    node = OmegaConf.structured(TrainConfig)
+    for key in FREE_FORM_KEYS:
+        OmegaConf.set_struct(node.data[key], False)
+    return node
+
+
 def config_dir() -> str:
-    """Absolute path of the Hydra config tree: the installed ``nlpkit/configs`` (a wheel ships the
-    top-level ``configs/`` there), or a checkout's ``configs/`` when nlpkit runs from source."""
-    checkout = Path(__file__).resolve().parent.parent  # running from source (also another worktree of an
-    if (checkout / "pyproject.toml").is_file() and (checkout / "configs" / "train.yaml").is_file():  # editable install)
+    """Absolute path of the Hydra config tree: a source checkout's ``configs/`` when nlpkit runs from one (its
+    configs belong to that code, also when an editable install of another checkout maps ``nlpkit.configs``),
+    else the installed ``nlpkit/configs`` (a wheel ships the top-level ``configs/`` there)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "configs" / "train.yaml").is_file() and (checkout / "pyproject.toml").is_file():
         return str(checkout / "configs")
     try:
         installed = Path(str(resources.files("nlpkit.configs")))
     except ModuleNotFoundError:
-        installed = Path(__file__).resolve().parent.parent / "configs"
+        installed = checkout / "configs"
     if not (installed / "train.yaml").is_file():
         raise ConfigError(f"nlpkit's config tree is missing: no train.yaml in {installed}. Fix: reinstall nlpkit.")
     return str(installed.resolve())
@@ -168,6 +172,9 @@ def config_dir() -> str:
 def model_schema(kind: str) -> type:
     """The config dataclass of model kind ``kind`` (e.g. ``tfidf_svm.v1``), from its registry entry."""
     return family_of(kind).schema
+
+
+MISSING_EXAMPLES = {"task.name": "task.name=my_task", "task.labels": "'task.labels=[label_a,label_b]'"}
 
 
 def validate(cfg: DictConfig) -> DictConfig:
@@ -182,8 +189,8 @@ def validate(cfg: DictConfig) -> DictConfig:
     schema = OmegaConf.structured(TrainConfig)
     with_model = OmegaConf.merge(schema, {"model": OmegaConf.structured(model_schema(cfg.model.kind))})
     OmegaConf.set_struct(with_model, True)
-    for free_form in (with_model.data.files, with_model.data.label_map):  # user-chosen keys
-        OmegaConf.set_struct(free_form, False)
+    for key in FREE_FORM_KEYS:  # user-chosen keys
+        OmegaConf.set_struct(with_model.data[key], False)
     try:
         # A plain copy: a composed node keeps the keys that `+key=value` forced in, a plain dict does not.
         merged = OmegaConf.merge(with_model, OmegaConf.to_container(cfg, resolve=True))
@@ -195,9 +202,10 @@ def validate(cfg: DictConfig) -> DictConfig:
         ) from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
+        examples = " ".join(MISSING_EXAMPLES.get(key, f"{key}=...") for key in missing)
         raise ConfigError(
-            f"Missing required config value(s): {missing}. Fix: set them on the command line, "
-            f"e.g. `nlpkit-train data=file {missing[0]}=...`."
+            f"Missing required config value(s): {missing}. Fix: set them on the command line, e.g. `nlpkit-train "
+            f"{'task=custom ' if 'task.name' in missing else ''}{examples}`."
         )
     assert isinstance(merged, DictConfig)  # merged onto a structured (dict) schema
     check_values(merged)

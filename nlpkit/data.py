@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from nlpkit.corpus import corpus_path
 from nlpkit.datafiles import cause, check_files, read_files
 from nlpkit.duplicates import handle_duplicates
 from nlpkit.errors import DataError
-from nlpkit.splits import split_dataset
+from nlpkit.splits import format_shares, split_dataset, split_shares
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, floa
 
     Documents of the evaluation splits that duplicate a training document are handled by
     ``data.split.dedupe`` (see ``nlpkit.duplicates.handle_duplicates``). ``report``, if given, receives counts worth
-    logging (``duplicates_exact``, ``duplicates_near``, ``duplicates_dropped``, ``duplicates/<split>``).
+    logging (``duplicates_exact``, ``duplicates_near``, ``duplicates_dropped``, ``duplicates/<split>``) and the
+    achieved split shares (``share/<split>``, ``share/<split>/<label>``: ``nlpkit.splits.split_shares``).
     """
     datasets.disable_progress_bars()
     raw, where = _load_raw(data_cfg)
@@ -46,8 +48,12 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, floa
     _check_slices(ds, data_cfg, where)
     ds = _normalise(ds, data_cfg, task_cfg, where)
     splits = split_dataset(ds, data_cfg.split, where)
-    splits = handle_duplicates(splits, data_cfg.split, where, report if report is not None else {})
+    report = report if report is not None else {}
+    splits = handle_duplicates(splits, data_cfg.split, where, report)
     _check_train(splits["train"], where)
+    report.update(split_shares(splits))
+    policy = getattr(data_cfg.split.policy, "value", data_cfg.split.policy)
+    log.info("split (%s): %s", policy, format_shares({name: len(part) for name, part in splits.items()}))
     return splits
 
 
@@ -125,7 +131,7 @@ def _check_split_files(files: dict[str, str], split: DictConfig) -> None:
         problem = f"no file for split(s) {missing}" if missing else f"split name(s) {unknown} that nlpkit does not use"
         raise DataError(
             f"data.files has {problem}; expected keys among {known} (at least {needed}), got {sorted(files)}. "
-            f"Fix: e.g. +data.files.{(missing or [split.train])[0]}=/path/to/file, or rename the split names with "
+            f"Fix: e.g. data.files.{(missing or [split.train])[0]}=/path/to/file, or rename the split names with "
             "data.split.train / data.split.validation / data.split.test."
         )
 
@@ -241,11 +247,30 @@ def _map_labels(labels: list, data_cfg: DictConfig, task: DictConfig, where: str
         value, count = unknown.most_common(1)[0]
         raise DataError(
             f"{where}: column {task.label_column!r} has label(s) {sorted(unknown)} outside the task's labels {allowed} "
-            f"(e.g. {value!r} in {count} rows). Fix: map them, e.g. '+data.label_map.{value}=<label>' or "
-            "'data.label_map={<value>: <label>, ...}', "
+            f"(e.g. {value!r} in {count} rows). Fix: map them, e.g. {label_map_hint(value, allowed[0])}, "
             "or set data.drop_unmapped=true to drop those rows."
         )
     return labels, None
+
+
+def label_map_hint(value: str, label: str) -> str:
+    """A command-line override that maps the data's label ``value`` to the task label ``label``, in a form Hydra
+    parses for that value (a dotted key, else the dict form, else a data config file)."""
+    if value.lower() in ("true", "false", "null", "none"):  # Hydra would read a bool or null, not the text
+        return f"label_map: {{{json.dumps(value)}: {label}}} in a data config file (configs/data/<yours>.yaml)"
+    if re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$-]*|[0-9]+", value):  # a key Hydra's override grammar takes
+        return f"data.label_map.{value}={label}"
+    if not re.search(r"[:,{}\[\]'\"=\\$]", value) and value.strip() == value and _reads_as_text(value):
+        return f"'data.label_map={{{value}: {label}}}'"
+    return f"label_map: {{{json.dumps(value)}: {label}}} in a data config file (configs/data/<yours>.yaml)"
+
+
+def _reads_as_text(value: str) -> bool:
+    """Whether Hydra's dict form keeps ``value`` as it is (a number key comes back as ``str(float)``)."""
+    try:
+        return str(float(value)) == value
+    except ValueError:
+        return True
 
 
 def _check_train(train: Dataset, where: str) -> None:

@@ -287,8 +287,9 @@ def _check_validation(methods: Sequence[str], validation: ValidationRecord | Non
     if needing and validation is None:
         raise DataError(
             f"Methods {', '.join(needing)} need the model's validation predictions (true labels and probabilities); "
-            "got a predictor without them (saved before nlpkit stored validation.npz) and no --validation file. "
-            "Fix: pass --validation FILE (labelled data the model was not trained on), retrain, or use --method cc,pcc."
+            "got a predictor without them (trained with data.split.validation_size=0, or saved before nlpkit stored "
+            "validation.npz) and no --validation file. Fix: pass --validation FILE (labelled data the model was not "
+            "trained on), retrain with a validation split, or use --method cc,pcc."
         )
     if validation is not None and list(validation.label_names) != list(labels):
         raise DataError(f"The validation record's labels {list(validation.label_names)} differ from the predictor's "

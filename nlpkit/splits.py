@@ -1,4 +1,5 @@
-"""Split policies: predefined, stratified random, grouped, by time; CV folds (duplicates: nlpkit.duplicates).
+"""Split policies: predefined, stratified random, grouped (stratified: nlpkit.group_split), by time; CV folds
+(duplicates: nlpkit.duplicates). ``data.split.validation_size=0`` leaves no validation split.
 
 Rows whose split column names one of ``extra_eval`` (e.g. ``test_ood``) stay out of the pool that the
 random, group and time policies divide, and are evaluated as they are.
@@ -7,15 +8,17 @@ random, group and time policies divide, and are evaluated as they are.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict
 from omegaconf import DictConfig
-from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from nlpkit.config import SplitPolicy
 from nlpkit.errors import DataError
+from nlpkit.group_split import assign, group_keys
+from nlpkit.validation import group_columns
 
 
 def split_dataset(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
@@ -29,13 +32,43 @@ def split_dataset(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict
     elif policy is SplitPolicy.time:
         out = _time_split(pool, split_cfg, where)
     else:
-        _check_stratifiable(pool["label"], split_cfg, where)
-        rest_test = _stratified(pool, split_cfg.test_size, split_cfg.seed)
-        val_share = split_cfg.validation_size / (1 - split_cfg.test_size)
-        train_val = _stratified(rest_test["train"], val_share, split_cfg.seed)
-        out = DatasetDict(train=train_val["train"], validation=train_val["test"], test=rest_test["test"])
+        out = _random_split(pool, split_cfg, where)
     out.update(extras)
     return out
+
+
+def _random_split(pool: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
+    _check_stratifiable(pool["label"], split_cfg, where)
+    rest_test = _stratified(pool, split_cfg.test_size, split_cfg.seed)
+    if not split_cfg.validation_size:
+        return DatasetDict(train=rest_test["train"], test=rest_test["test"])
+    val_share = split_cfg.validation_size / (1 - split_cfg.test_size)
+    train_val = _stratified(rest_test["train"], val_share, split_cfg.seed)
+    return DatasetDict(train=train_val["train"], validation=train_val["test"], test=rest_test["test"])
+
+
+DIVIDED = ("train", "validation", "test")  # the splits a policy divides the data into (extras are kept as they are)
+
+
+def split_shares(splits: DatasetDict) -> dict[str, float]:
+    """How the documents went: each of train/validation/test's share of their documents (``share/<split>``) and,
+    per class, the share of that class's documents in each (``share/<split>/<label>``)."""
+    divided = {name: splits[name] for name in DIVIDED if name in splits}
+    totals = Counter(label for part in divided.values() for label in part["label"])
+    n_all = sum(totals.values()) or 1
+    report: dict[str, float] = {}
+    for name, part in divided.items():
+        counts = Counter(part["label"])
+        report[f"share/{name}"] = len(part) / n_all
+        report.update({f"share/{name}/{label}": counts.get(label, 0) / n for label, n in sorted(totals.items())})
+    return report
+
+
+def format_shares(sizes: dict[str, int]) -> str:
+    """One line from split sizes: ``train 1200 (65.0%) | validation 276 (15.0%) | test 368 (20.0%) | test_ood 140``
+    (shares of train + validation + test; extra evaluation splits are counted only)."""
+    n_all = sum(n for name, n in sizes.items() if name in DIVIDED) or 1
+    return " | ".join(f"{name} {n} ({n / n_all:.1%})" if name in DIVIDED else f"{name} {n}" for name, n in sizes.items())
 
 
 def _hold_out_extras(ds: Dataset, split_cfg: DictConfig) -> tuple[Dataset, dict[str, Dataset]]:
@@ -55,8 +88,9 @@ def _time_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
     n_test = int(round(len(order) * split_cfg.test_size))
     n_val = int(round(len(order) * split_cfg.validation_size))
     n_train = len(order) - n_test - n_val
-    return DatasetDict(train=ds.select(order[:n_train]), validation=ds.select(order[n_train:n_train + n_val]),
-                       test=ds.select(order[n_train + n_val:]))
+    out = DatasetDict(train=ds.select(order[:n_train]), validation=ds.select(order[n_train:n_train + n_val]),
+                      test=ds.select(order[n_train + n_val:]))
+    return out if n_val else DatasetDict(train=out["train"], test=out["test"])
 
 
 def _parse_dates(values: list, column: str, where: str) -> np.ndarray:
@@ -91,7 +125,7 @@ def _stratified(ds: Dataset, size: float, seed: int) -> DatasetDict:
 
 def _check_stratifiable(labels: list[str], split_cfg: DictConfig, where: str) -> None:
     counts = Counter(labels)
-    need = 3  # one example each for train, validation and test
+    need = 3 if split_cfg.validation_size else 2  # one example each for train, (validation) and test
     small = {label: n for label, n in counts.items() if n < need}
     if small:
         label, n = min(small.items(), key=lambda kv: kv[1])
@@ -103,21 +137,24 @@ def _check_stratifiable(labels: list[str], split_cfg: DictConfig, where: str) ->
 
 
 def _group_split(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
-    col = split_cfg.group_column
-    _require_column(ds, col, "data.split.policy=group needs a group column", where,
-                    "set data.split.group_column to an existing column (e.g. source)")
-    groups = [str(g) for g in ds[col]]
-    if len(set(groups)) < 3:
-        raise DataError(f"A group split needs at least 3 distinct values in {col!r}; got {sorted(set(groups))}.")
-    outer = GroupShuffleSplit(n_splits=1, test_size=split_cfg.test_size, random_state=split_cfg.seed)
-    rest, test = next(outer.split(groups, groups=groups))
-    rest_groups = [groups[i] for i in rest]
-    val_share = split_cfg.validation_size / (1 - split_cfg.test_size)
-    inner = GroupShuffleSplit(n_splits=1, test_size=val_share, random_state=split_cfg.seed)
-    train, val = next(inner.split(rest_groups, groups=rest_groups))
-    return DatasetDict(
-        train=ds.select([rest[i] for i in train]), validation=ds.select([rest[i] for i in val]), test=ds.select(test)
-    )
+    """Whole groups (the joint value of ``group_column``'s columns) per split, stratified by class."""
+    columns = group_columns(split_cfg.group_column)
+    for col in columns:
+        _require_column(ds, col, "data.split.policy=group needs a group column", where,
+                        "set data.split.group_column to an existing column (e.g. source) or a list of them")
+    groups = group_keys({col: list(ds[col]) for col in columns}, where)
+    shares = {"train": 1 - split_cfg.test_size - split_cfg.validation_size,
+              "validation": split_cfg.validation_size, "test": split_cfg.test_size}
+    needed = sum(share > 0 for share in shares.values())
+    found = sorted(set(groups))
+    if len(found) < needed:
+        raise DataError(
+            f"{where}: a group split into {needed} splits needs at least {needed} distinct groups (values of "
+            f"{columns}); got {len(found)}: {[g.replace(chr(31), ' / ') for g in found]}. "
+            "Fix: group by a column with more values, or use data.split.policy=random."
+        )
+    rows = assign(groups, list(ds["label"]), shares, split_cfg.seed)
+    return DatasetDict({name: ds.select(index) for name, index in rows.items()})
 
 
 def _predefined(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
@@ -139,7 +176,7 @@ def _predefined(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
     out = {"train": ds.select(index[split_cfg.train]), "test": ds.select(index[split_cfg.test])}
     if split_cfg.validation in names:
         out["validation"] = ds.select(index[split_cfg.validation])
-    else:
+    elif split_cfg.validation_size:
         _check_stratifiable(out["train"]["label"], split_cfg, where)
         carved = _stratified(out["train"], split_cfg.validation_size, split_cfg.seed)
         out["train"], out["validation"] = carved["train"], carved["test"]
@@ -149,8 +186,8 @@ def _predefined(ds: Dataset, split_cfg: DictConfig, where: str) -> DatasetDict:
     return DatasetDict(out)
 
 
-def cv_folds(pool: Dataset, folds: int, seed: int, group_column: str | None) -> Iterator[tuple[list[int], list[int]]]:
-    """Seeded stratified (or stratified grouped) k-fold indices over ``pool``."""
+def cv_folds(pool: Dataset, folds: int, seed: int, group_column: Any) -> Iterator[tuple[list[int], list[int]]]:
+    """Seeded stratified (or stratified grouped: ``group_column`` one column or a list) k-fold indices over ``pool``."""
     labels = list(pool["label"])
     smallest = min(Counter(labels).values())
     if smallest < folds:
@@ -158,10 +195,13 @@ def cv_folds(pool: Dataset, folds: int, seed: int, group_column: str | None) -> 
             f"cv.folds={folds} needs at least {folds} examples per class; the smallest class has {smallest}. "
             "Fix: use fewer folds."
         )
-    if group_column:
-        _require_column(pool, group_column, "cv.group_column names", "the training data", "name an existing column")
+    columns = group_columns(group_column, "cv.group_column")
+    if columns:
+        for col in columns:
+            _require_column(pool, col, "cv.group_column names", "the training data", "name an existing column")
+        groups = group_keys({col: list(pool[col]) for col in columns}, "the training data")
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        split = splitter.split(np.zeros(len(labels)), labels, groups=list(pool[group_column]))
+        split = splitter.split(np.zeros(len(labels)), labels, groups=groups)
     else:
         split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
     for train_idx, val_idx in split:

@@ -38,7 +38,7 @@ SHOWN_METRICS = (HEADLINE, "test/macro_f1_ci_low", "test/macro_f1_ci_high", "val
 LOCAL_UI = "http://127.0.0.1:5000"
 # Overrides already said by the run name's data/model/seed parts, or that never tell runs apart.
 _UNNAMED = ("seed", "data", "data.name", "data.path", "data.source", "model", "task", "output_dir", "experiment")
-_UNNAMED_GROUPS = ("tracking", "hydra", "data.files", "data.columns", "data.label_map")
+_UNNAMED_GROUPS = ("tracking", "hydra", "task", "runtime", "data.files", "data.columns", "data.label_map")
 
 
 def prepare_experiment(client: Any, experiment_id: str) -> None:

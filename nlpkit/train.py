@@ -30,7 +30,8 @@ from nlpkit.evaluate import PRIMARY_METRIC, bootstrap_ci, evaluate, prefixed, sl
 from nlpkit.models import build_model, family_of
 from nlpkit.models.base import Classifier
 from nlpkit.predict import Predictor
-from nlpkit.splits import cv_folds
+from nlpkit.splits import cv_folds, format_shares
+from nlpkit.threads import apply_threads
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,8 @@ class TrainResult:
 
     @property
     def primary(self) -> float:
-        """Validation macro-F1: the metric sweeps optimise (never the test set)."""
-        return self.metrics[f"validation/{PRIMARY_METRIC}"]
+        """Validation macro-F1: the metric sweeps optimise (never the test set); NaN without a validation split."""
+        return self.metrics.get(f"validation/{PRIMARY_METRIC}", math.nan)
 
 
 def train(cfg: DictConfig) -> TrainResult:
@@ -61,6 +62,8 @@ def train(cfg: DictConfig) -> TrainResult:
     With ``cv.folds >= 2`` this runs cross-validation instead (see ``cross_validate``).
     """
     cfg = validate(cfg)
+    uses_torch = any("torch" in r for r in family_of(cfg.model.kind).requirements)
+    cfg.runtime.threads = apply_threads(cfg.runtime.threads, use_torch=uses_torch)  # logged with the params
     if cfg.cv.folds >= 2:
         return cross_validate(cfg)
     report: dict[str, float] = {}
@@ -90,7 +93,7 @@ def cross_validate(cfg: DictConfig) -> TrainResult:
     with outputs.claimed(_output_dir(cfg)) as job, tracking.start_run(cfg, suffix=f"/cv{cfg.cv.folds}") as parent:
         job.record_run(parent)
         out = job.path
-        pool = concatenate_datasets([splits["train"], splits["validation"]])
+        pool = concatenate_datasets([splits[name] for name in ("train", "validation") if name in splits])
         results = []
         for k, (train_idx, val_idx) in enumerate(cv_folds(pool, cfg.cv.folds, cfg.data.split.seed, cfg.cv.group_column)):
             fold = DatasetDict({**splits, "train": pool.select(train_idx), "validation": pool.select(val_idx)})
@@ -225,6 +228,7 @@ def format_results(result: TrainResult) -> str:
         lines.append(f"{s:<12}{int(m[f'{s}/n']):>6}{m[f'{s}/accuracy']:>10.3f}{m[f'{s}/macro_f1']:>10.3f}")
     lines += ["", "per-class F1 (test): " + ", ".join(
         f"{label}={result.metrics[f'test/f1/{label}']:.3f}" for label in result.predictor.labels)]
+    lines.append(f"data: {format_shares(result.sizes)}")
     lines.append(f"fit time: {result.fit_seconds:.1f} s on {result.sizes.get('train', 0)} training documents")
     lines.append(f"predictor saved to: {result.predictor_dir}")
     if result.run_id:

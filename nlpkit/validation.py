@@ -27,13 +27,18 @@ DEDUPE_POLICIES = ("drop", "keep", "error")
 DEDUPE_ALIASES = {"true": "drop", "false": "keep"}  # the boolean `data.split.dedupe` of nlpkit <= 0.1
 CLASS_WEIGHTS = ("balanced", None)
 ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")  # MLflow's rule for registered model aliases
+TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # names experiments, runs and predictors
+KNOWN_FIELDS = ("id", "title", "text", "target", "topic", "stance", "escalation", "source", "split", "date")
+MAX_THREADS = 256
 
 
 def check_values(cfg: DictConfig) -> None:
     """Check every value of a merged config whose rule a type cannot express; raise ConfigError."""
     _check_task(cfg.task)
     _check_data(cfg.data)
+    _check_columns(cfg)
     _check_model(cfg.model, "model")
+    _check_validation_needed(cfg)
     _check_top(cfg)
 
 
@@ -94,6 +99,10 @@ def _interval(low: float | None, high: float | None, low_open: bool, high_open: 
 # ---- sections -------------------------------------------------------------------------------------------
 
 def _check_task(task: DictConfig) -> None:
+    name = str(getattr(task.name, "value", task.name))
+    if not TASK_NAME.fullmatch(name):
+        fail("task.name", "a short name of letters, digits, '_', '.' or '-' (at most 64, starting with a letter or "
+             "digit)", name, "e.g. task.name=un_confrontation")
     labels = list(task.labels)
     if len(labels) < 2:
         fail("task.labels", "a list of at least two labels", labels, "set the ordered label set in the task config")
@@ -118,9 +127,55 @@ def _check_data(data: DictConfig) -> None:
     _check_split(data.split)
 
 
+def _check_columns(cfg: DictConfig) -> None:
+    """Every key of ``data.columns`` is a field nlpkit reads, so a misspelt field fails here, not as a missing column."""
+    split, task = cfg.data.split, cfg.task
+    known = {*KNOWN_FIELDS, *task.text_fields, task.label_column, split.column, split.date_column, *cfg.data.slices,
+             *group_columns(split.group_column, "data.split.group_column"),
+             *group_columns(cfg.cv.group_column, "cv.group_column")}
+    names = sorted(str(k) for k in known if k is not None)
+    for key in cfg.data.columns:
+        if str(key) not in names:
+            raise ConfigError(
+                f"data.columns.{key} names no field nlpkit reads; expected one of {', '.join(names)}. "
+                f"Fix: {_field_hint(str(key), names)}."
+            )
+
+
+def _field_hint(key: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean data.columns.{close[0]}=<your column>?"
+    return "name one of those fields, e.g. data.columns.text=<your column>"
+
+
+def group_columns(value: Any, key: str = "data.split.group_column") -> list[str]:
+    """A group column setting as a list: one column (a str), several (a list), or none (null)."""
+    if value is None:
+        return []
+    columns = [value] if isinstance(value, str) else list(value) if hasattr(value, "__iter__") else [value]
+    if not columns or any(not isinstance(c, str) or not c.strip() for c in columns):
+        fail(key, "a column name or a non-empty list of column names", value, f"e.g. {key}=source or {key}=[source,date]")
+    return columns
+
+
+def _check_validation_needed(cfg: DictConfig) -> None:
+    """``data.split.validation_size=0`` leaves no validation split: refuse it where the run would need one."""
+    split = cfg.data.split
+    if split.validation_size > 0 or getattr(split.policy, "value", split.policy) == "predefined":
+        return  # a predefined split's own validation split is used when the data has one
+    if cfg.model.calibration != "none":
+        fail("data.split.validation_size", f"> 0 with model.calibration={cfg.model.calibration} (the calibrator is "
+             "fitted on the validation split)", 0, "e.g. data.split.validation_size=0.15, or model.calibration=none")
+    tuned = cfg.model.finetune if "finetune" in cfg.model else cfg.model
+    if "early_stopping" in tuned and tuned.early_stopping and tuned.validation_fraction == 0:
+        fail("data.split.validation_size", "> 0 for early stopping when model.validation_fraction=0", 0,
+             "set model.validation_fraction=0.1 (held out of train), model.early_stopping=false, or a validation_size")
+
+
 def _check_split(split: DictConfig) -> None:
-    for key in ("validation_size", "test_size"):
-        number(split, key, "data.split", low=0, high=1, low_open=True, high_open=True, example=0.15)
+    number(split, "validation_size", "data.split", low=0, high=1, high_open=True, example=0.15)
+    number(split, "test_size", "data.split", low=0, high=1, low_open=True, high_open=True, example=0.2)
     if split.validation_size + split.test_size >= 1:
         raise ConfigError(
             "data.split.validation_size + data.split.test_size must be < 1 (the rest is the training split); "
@@ -136,6 +191,7 @@ def _check_split(split: DictConfig) -> None:
 
 def _check_top(cfg: DictConfig) -> None:
     number(cfg, "seed", "", low=0, high=MAX_SEED, integer=True, example=0)
+    number(cfg.runtime, "threads", "runtime", low=1, high=MAX_THREADS, integer=True, optional=True, example=1)
     if cfg.cv.folds < 0 or cfg.cv.folds == 1:
         fail("cv.folds", "0 (off) or an integer >= 2", cfg.cv.folds, "e.g. cv.folds=5")
     uri = cfg.tracking.uri

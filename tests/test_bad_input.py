@@ -217,7 +217,7 @@ DATA = [
     Case("class-too-small", on_rows(lambda rows: [r for r in rows if r["label"] != "neutral"] + [tiny_rows()[8]]),
          DataError, (r"class 'neutral' has 1 example\(s\)", r"needs at least 3 per class", r"Fix: add examples")),
     Case("split-file-missing-train", per_split(("test",)), DataError,
-         (r"data\.files has no file for split\(s\) \['train'\]", r"got \['test'\]", r"Fix: e\.g\. \+data\.files\.train=")),
+         (r"data\.files has no file for split\(s\) \['train'\]", r"got \['test'\]", r"Fix: e\.g\. data\.files\.train=")),
     Case("split-file-unknown-name", per_split(("train", "valid", "test")), DataError,
          (r"split name\(s\) \['valid'\]"
              r" that nlpkit does not use", r"expected keys among \['train', 'validation'", r"data\.split\.validation")),
@@ -229,7 +229,7 @@ DATA = [
          DataError, (r"needs a group column 'outlet'", r"has columns \[", r"Fix: set data\.split\.group_column")),
     Case("group-column-two-values", on_rows(lambda rows: [dict(r, source=f"s{i % 2}") for i, r in enumerate(rows)],
                                             "data.split.policy=group"), DataError,
-         (r"needs at least 3 distinct values in 'source'", r"got \['s0', 's1'\]")),
+         (r"needs at least 3 distinct groups \(values of \['source'\]\)", r"got 2: \['s0', 's1'\]")),
     Case("date-column-missing", on_rows(lambda rows: rows, "data.split.policy=time"), DataError,
          (r"needs a date column 'date'", r"Fix: set data\.split\.date_column")),
     Case("unparsable-dates", on_rows(dated(["2021-03-04", "03/04/2021", "yesterday"]), "data.split.policy=time"), DataError,

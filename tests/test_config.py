@@ -17,7 +17,7 @@ GROUPS = {g: sorted(p.stem for p in (Path(config_dir()) / g).glob("*.yaml")) for
 
 
 def test_config_groups_are_complete():
-    assert GROUPS["task"] == ["escalation", "stance", "topic"]
+    assert GROUPS["task"] == ["custom", "escalation", "stance", "topic"]
     assert {"tfidf_logreg", "tfidf_svm"} <= set(GROUPS["model"])
     assert {"newswire", "file", "hub", "disk"} <= set(GROUPS["data"])
     assert {"local", "server", "off"} <= set(GROUPS["tracking"])
@@ -28,8 +28,9 @@ PRESETS = {"tfidf_fast": "tfidf_svm.v1", "finetune_tfidf": "blend.v1"}  # model 
 
 @pytest.mark.parametrize("task,model,tracking", itertools.product(GROUPS["task"], GROUPS["model"], GROUPS["tracking"]))
 def test_every_task_model_tracking_combination_composes_and_validates(task, model, tracking):
-    cfg = validate(compose([f"task={task}", f"model={model}", f"tracking={tracking}"]))
-    assert cfg.task.label_column == task
+    custom = ["task.name=mine", "task.labels=[a,b]"] if task == "custom" else []  # task=custom requires both
+    cfg = validate(compose([f"task={task}", f"model={model}", f"tracking={tracking}", *custom]))
+    assert cfg.task.label_column == ("label" if custom else task)
     assert cfg.model.kind == PRESETS.get(model, f"{model}.v1")  # a preset names another family's kind
     assert (cfg.task.target_field == "target") == (task == "stance")
 
@@ -42,7 +43,7 @@ def test_every_data_config_composes(data):
 
 def test_default_config_is_escalation_on_the_embedded_corpus():
     cfg = validate(compose())
-    assert (cfg.task.name.value, cfg.data.name, cfg.model.kind) == ("escalation", "newswire", "tfidf_logreg.v1")
+    assert (cfg.task.name, cfg.data.name, cfg.model.kind) == ("escalation", "newswire", "tfidf_logreg.v1")
     assert list(cfg.task.labels) == ["escalatory", "de_escalatory", "neutral"]
 
 
@@ -82,8 +83,8 @@ def test_unknown_model_kind_lists_the_available_ones():
 def test_bad_split_fraction_names_the_key():
     with pytest.raises(ConfigError, match=r"validation_size \+ data\.split\.test_size must be < 1.*got 0\.15 \+ 0\.9"):
         validate(compose(["data.split.test_size=0.9"]))
-    with pytest.raises(ConfigError, match=r"data\.split\.validation_size must be a float in \(0, 1\); got 0"):
-        validate(compose(["data.split.validation_size=0"]))
+    with pytest.raises(ConfigError, match=r"data\.split\.validation_size must be a float in \[0, 1\); got -0\.1"):
+        validate(compose(["data.split.validation_size=-0.1"]))
 
 
 def test_values_are_range_checked_with_the_full_key_and_a_suggestion():

@@ -143,7 +143,8 @@ def test_config_and_data_errors_open_no_run(tmp_path):
 def test_run_names_put_what_differs_first():
     cfg = compose(["seed=3"])
     assert run_name(cfg, [], None) == "newswire/tfidf_logreg/s3"
-    overrides = ["model=tfidf_svm", "model.C=0.5", "seed=3", "tracking.uri=sqlite:///x.db", "data.split.policy=group"]
+    overrides = ["model=tfidf_svm", "model.C=0.5", "seed=3", "tracking.uri=sqlite:///x.db", "data.split.policy=group",
+                 "runtime.threads=1"]
     assert run_name(compose(overrides), overrides, None) == "newswire/tfidf_svm/C=0.5/policy=group/s3"
     swept = swept_keys(["model=tfidf_logreg,tfidf_svm", "seed=range(0,3)", "model.char_ngrams=false"])
     assert swept == ["model", "seed"]
