@@ -16,9 +16,11 @@ from nlpkit.errors import DataError, NlpkitError, one_line
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``nlpkit`` command line."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the output a clean table
     parser = _parser()
     args = parser.parse_args(argv)
+    from nlpkit.console import quiet
+
+    quiet(args.verbose)  # MLflow's INFO lines, warnings and progress bars only with -v
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -35,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nlpkit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nlpkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of nlpkit's errors")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show MLflow's INFO lines, warnings and download progress bars (hidden by default)")
     sub = parser.add_subparsers(dest="command")
     predict = sub.add_parser("predict", help="label texts with a trained predictor (streams large files)")
     predict.add_argument("--model", required=True,
@@ -48,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print one JSON object per input (stdout only)")
     predict.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr when writing --output")
     predict.add_argument("--batch-size", type=int, default=64, help="documents held and scored at a time (default: 64)")
+    predict.add_argument("--tracking-uri", help="MLflow store that runs:/ and models:/ URIs are read from (default: "
+                         "$MLFLOW_TRACKING_URI, else ./mlflow.db if it exists; never created)")
     predict.set_defaults(func=_predict)
 
     package = sub.add_parser("package", help="build a pip-installable wheel of a predictor (or a ROLE=MODEL bundle)")
@@ -70,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.set_defaults(func=_compare)
 
     report = sub.add_parser("report", help="print a sweep's per-configuration aggregate table from MLflow")
-    report.add_argument("parent", nargs="?", help="the sweep's parent run id (default: the latest sweep of --experiment)")
+    report.add_argument("parent", nargs="?", help="the sweep's parent run id (printed by nlpkit-train -m; default: "
+                        "the latest sweep of --experiment, or of the store when there is one experiment with sweeps)")
     report.add_argument("--experiment", help="MLflow experiment whose latest sweep to report")
     report.add_argument("--metrics", nargs="+", default=["test/macro_f1", "test/accuracy"])
     report.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db)")
@@ -191,15 +198,30 @@ def _analyze(args: argparse.Namespace) -> int:
 def _client(uri: str | None) -> Any:
     from nlpkit.store import open_store
 
-    return open_store(uri)
+    return open_store(_existing_store(uri, "the runs to read"))
+
+
+def _existing_store(uri: str | None, what: str) -> str:
+    """The resolved store URI (``--tracking-uri``, else $MLFLOW_TRACKING_URI, else ./mlflow.db); a sqlite database
+    that does not exist is an error: reading commands never create a stray empty store."""
+    from nlpkit.store import resolve_uri, sqlite_path
+
+    resolved = resolve_uri(uri)
+    path = sqlite_path(resolved)
+    if path is not None and not path.is_file():
+        env = os.environ.get("MLFLOW_TRACKING_URI")
+        given = f"--tracking-uri {uri}" if uri else f"$MLFLOW_TRACKING_URI={env}" if env else "the default store ./mlflow.db"
+        raise DataError(f"Expected an MLflow store holding {what}; {given} does not exist ({path}). Fix: pass "
+                        "--tracking-uri sqlite:///PATH/mlflow.db (or http://HOST:PORT), or run in the folder you trained from.")
+    return resolved
 
 
 def _runs_clean(args: argparse.Namespace) -> int:
     extras.require("train", "nlpkit runs clean")
     from nlpkit.procs import hostname
-    from nlpkit.store import open_store, reap_stale_runs, resolve_uri
+    from nlpkit.store import open_store, reap_stale_runs
 
-    uri = resolve_uri(args.tracking_uri)
+    uri = _existing_store(args.tracking_uri, "the runs to clean")
     stale = reap_stale_runs(open_store(uri, reap=False), dry_run=args.dry_run)
     verb = "would mark FAILED" if args.dry_run else "marked FAILED"
     for run in stale:
@@ -242,14 +264,28 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _latest_sweep(client: Any, experiment: str | None) -> str:
-    found = client.get_experiment_by_name(experiment) if experiment else None
-    if found is None:
-        raise DataError(f"No MLflow experiment named {experiment!r}. Fix: pass a sweep's parent run id or --experiment NAME.")
-    runs = client.search_runs([found.experiment_id], "tags.`nlpkit.sweep` = 'true'", order_by=["attributes.start_time DESC"],
-                              max_results=1)
+    """The latest sweep parent run of ``experiment``; without one, of the store (when all its sweeps are in one
+    experiment: otherwise the sweep is ambiguous and the error lists the experiments)."""
+    from nlpkit.store import _pages
+
+    experiments = list(_pages(client.search_experiments))
+    if experiment is not None:
+        experiments = [e for e in experiments if e.name == experiment]
+        if not experiments:
+            raise DataError(f"No MLflow experiment named {experiment!r} in {client.tracking_uri}. Fix: pass a sweep's "
+                            "parent run id (nlpkit-train -m prints it) or one of the store's experiment names.")
+    query = "tags.`nlpkit.sweep` = 'true'"
+    runs = [r for e in experiments for r in client.search_runs([e.experiment_id], query, max_results=1,
+                                                              order_by=["attributes.start_time DESC"])]
+    names = sorted({e.name for e in experiments if any(r.info.experiment_id == e.experiment_id for r in runs)})
     if not runs:
-        raise DataError(f"Experiment {experiment!r} has no sweep parent run. Fix: run the sweep first.")
-    return runs[0].info.run_id
+        where = f"experiment {experiment!r}" if experiment else f"the store {client.tracking_uri}"
+        raise DataError(f"nlpkit report expected a sweep parent run; {where} has none. Fix: run a sweep first "
+                        "(nlpkit-train -m ... prints its parent run id), or pass --tracking-uri for another store.")
+    if len(names) > 1:
+        raise DataError(f"nlpkit report expected one sweep to report; the store has sweeps in {len(names)} experiments "
+                        f"({', '.join(names)}). Fix: pass the parent run id or --experiment NAME.")
+    return max(runs, key=lambda r: r.info.start_time).info.run_id
 
 
 def _package(args: argparse.Namespace) -> int:
@@ -263,6 +299,7 @@ def _predict(args: argparse.Namespace) -> int:
     from nlpkit import batch
     from nlpkit.predict import Predictor
 
+    _use_store(args.model, args.tracking_uri)
     progress = batch.Progress(enabled=args.output is not None and not args.quiet)
     with batch.open_writer(args.output, as_json=args.json) as writer:  # --output is checked before the model loads
         predictor = Predictor.load(args.model)
@@ -277,6 +314,12 @@ def _predict(args: argparse.Namespace) -> int:
                 return 1
     progress.summary(args.output)
     return 0
+
+
+def _use_store(model: str, tracking_uri: str | None) -> None:
+    """Point MLflow at the store that ``runs:/`` and ``models:/`` URIs are read from, without creating one."""
+    if model.startswith(("runs:/", "models:/")):
+        os.environ["MLFLOW_TRACKING_URI"] = _existing_store(tracking_uri, f"the model {model}")
 
 
 if __name__ == "__main__":

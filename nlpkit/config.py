@@ -102,10 +102,11 @@ class TrackingConfig:
     enabled: bool = True
     uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<launch dir>/mlflow.db
     experiment: Optional[str] = None  # None: the task name
-    run_name: Optional[str] = None  # None: <task>/<model>/seed<seed>
+    run_name: Optional[str] = None  # None: <data>/<model>[/<overrides>]/s<seed> (nlpkit.tracking_ui.run_name)
     log_model: bool = True
     registered_model_name: Optional[str] = None
     registered_model_alias: Optional[str] = None  # e.g. champion: models:/<name>@champion -> this run's version
+    verbose: bool = False  # true: MLflow's INFO lines, warnings and progress bars on the console (nlpkit.console)
 
 
 @dataclass

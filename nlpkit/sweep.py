@@ -36,9 +36,13 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.tracking.enabled:
             return
+        from nlpkit.console import quiet
+
+        quiet(bool(config.tracking.get("verbose", False)))
         from nlpkit import tracking
         from nlpkit.procs import process_tags
         from nlpkit.store import experiment_id, open_store, resolve_uri
+        from nlpkit.tracking_ui import prepare_experiment, swept_keys
 
         sweep_file = _claim_sweep_dir(Path(str(config.hydra.sweep.dir)))
         uri = resolve_uri(config.tracking.uri)
@@ -46,23 +50,42 @@ class MlflowSweepCallback(Callback):
         overrides = [str(o) for o in config.hydra.overrides.task]
         name = config.tracking.experiment or _sweep_experiment(config, overrides)
         experiment = experiment_id(client, name)
-        run = client.create_run(experiment, run_name=f"sweep/{name}/{datetime.now():%Y-%m-%d_%H-%M-%S}", tags={
+        swept = swept_keys(overrides)
+        run = client.create_run(experiment, run_name=f"sweep {' '.join(swept) or name} {datetime.now():%m-%d %H:%M}", tags={
             "nlpkit.sweep": "true", "nlpkit.version": __version__,
             "mlflow.source.git.commit": tracking.git_commit(),
             "nlpkit.sweeper": str(config.hydra.sweeper.get("_target_", "")),
             "nlpkit.launcher": str(config.hydra.launcher.get("_target_", "")), **process_tags(),
         })
+        prepare_experiment(client, experiment)
         atexit.register(end_interrupted, uri, run.info.run_id)
         client.log_param(run.info.run_id, "sweep.overrides", " ".join(overrides)[: tracking.MAX_PARAM_VALUE])
-        info = {"parent_run_id": run.info.run_id, "experiment_id": experiment, "tracking_uri": uri}
+        info = {"parent_run_id": run.info.run_id, "experiment_id": experiment, "tracking_uri": uri, "swept": swept}
         sweep_file.write_text(json.dumps(info))
+        print(f"MLflow sweep parent run: {run.info.run_id} (experiment {name!r}, store: {uri})", flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         path = Path(str(config.hydra.sweep.dir)) / SWEEP_FILE
         if not config.tracking.enabled or not path.is_file():
             return
         info = json.loads(path.read_text())
-        close_parent(info["tracking_uri"], info["parent_run_id"], path.parent)
+        rows = close_parent(info["tracking_uri"], info["parent_run_id"], path.parent)
+        print(sweep_summary(info, [r["config"] for r in rows]), flush=True)
+
+
+def sweep_summary(info: dict[str, Any], configs: list[str]) -> str:
+    """What to run next for a finished sweep: its parent run id, ``nlpkit report`` and ``compare --sweep``, the UI."""
+    from nlpkit.tracking_ui import view_url
+
+    parent, uri = info["parent_run_id"], info["tracking_uri"]
+    a, b = configs[:2] if len(configs) >= 2 else ("A=...", "B=...")
+    return "\n".join([
+        f"MLflow sweep parent run: {parent}",
+        f"aggregate: nlpkit report {parent} --tracking-uri {uri}",
+        f"compare two configurations: nlpkit compare --sweep {parent} '{a}' '{b}' --tracking-uri {uri}",
+        f"browse: {view_url(uri, info['experiment_id'])} (after: mlflow ui --backend-store-uri {uri})"
+        if not uri.startswith("http") else f"browse: {view_url(uri, info['experiment_id'])}",
+    ])
 
 
 def close_parent(uri: str, parent_id: str, sweep_dir: Path | None = None) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from nlpkit.errors import NlpkitError
 from nlpkit.predictor_files import folder_digest
 from nlpkit.procs import process_tags
 from nlpkit.store import experiment_id, launch_dir, open_store, resolve_uri  # noqa: F401  (launch_dir, resolve_uri: re-exported)
+from nlpkit.tracking_ui import data_label, headline_first, prepare_experiment, source_of
 
 MAX_PARAM_VALUE = 6000
 
@@ -51,11 +52,14 @@ def active_uri() -> str:
     return mlflow.get_tracking_uri()
 
 
-def run_name(cfg: DictConfig) -> str:
-    """``<task>/<model>/seed<seed>`` unless the config names the run."""
+def run_name(cfg: DictConfig, overrides: list[str] | None = None, sweep: dict[str, Any] | None = None) -> str:
+    """The config's ``tracking.run_name``, else a name whose first part tells the run apart (data, model, the
+    overrides that differ, seed; in a sweep the swept overrides first): see ``nlpkit.tracking_ui.run_name``."""
     if cfg.tracking.run_name:
         return cfg.tracking.run_name
-    return f"{_task(cfg)}/{cfg.model.kind.split('.')[0]}/seed{cfg.seed}"
+    from nlpkit.tracking_ui import run_name as ui_name
+
+    return ui_name(cfg, overrides or [], sweep.get("swept", []) if sweep else None)
 
 
 @contextmanager
@@ -84,8 +88,10 @@ def start_run(cfg: DictConfig, suffix: str = "") -> Iterator[Any]:
         uri = resolve_uri(cfg.tracking.uri)
         client = open_store(uri)
         mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(experiment_id=experiment_id(client, cfg.tracking.experiment or _task(cfg)))
-    run = mlflow.start_run(run_name=run_name(cfg) + suffix, nested=nested, tags=tags)
+        experiment = experiment_id(client, cfg.tracking.experiment or _task(cfg))
+        prepare_experiment(client, experiment)
+        mlflow.set_experiment(experiment_id=experiment)
+    run = mlflow.start_run(run_name=run_name(cfg, overrides, sweep) + suffix, nested=nested, tags=tags)
     try:
         yield run
     except (KeyboardInterrupt, SystemExit) as err:
@@ -112,9 +118,15 @@ def record_config_error(cfg: DictConfig, err: BaseException) -> None:
         record(Path(HydraConfig.get().sweep.dir), overrides, err)
 
 
-def log_setup(cfg: DictConfig, digest: str, where: str, sizes: dict[str, int]) -> None:
-    """Params (the flattened resolved config), tags (git commit, version, dataset digest) and sizes."""
+def log_setup(cfg: DictConfig, digest: str, splits: Any) -> None:
+    """Params (the flattened resolved config), tags (git commit, version, dataset digest), split sizes, and
+    each split as an MLflow dataset input (the runs table's Dataset column)."""
     import mlflow
+
+    from nlpkit.data import dataset_digest
+    from nlpkit.tracking_ui import log_datasets
+
+    where = source_of(cfg.data)
 
     mlflow.log_params(flatten(cfg))
     mlflow.set_tags({
@@ -126,14 +138,15 @@ def log_setup(cfg: DictConfig, digest: str, where: str, sizes: dict[str, int]) -
         "dataset.digest": digest,
         "dataset.source": where,
     })
-    mlflow.log_params({f"data.n_{name}": n for name, n in sizes.items()})
+    mlflow.log_params({f"data.n_{name}": len(part) for name, part in splits.items()})
+    log_datasets(splits, data_label(cfg.data), where, {name: dataset_digest(part) for name, part in splits.items()})
 
 
 def log_results(metrics: dict[str, float], artifact_dir: Path | None) -> None:
     """Metrics and the files in ``artifact_dir`` (config, reports, plots, predictions)."""
     import mlflow
 
-    mlflow.log_metrics(metrics)
+    mlflow.log_metrics(headline_first(metrics))  # MLflow's compare view opens on a run's first-logged metric
     if artifact_dir is not None:
         mlflow.log_artifacts(str(artifact_dir))
 

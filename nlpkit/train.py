@@ -66,20 +66,33 @@ def train(cfg: DictConfig) -> TrainResult:
     cfg.runtime.threads = apply_threads(cfg.runtime.threads, use_torch=uses_torch)  # logged with the params
     if cfg.cv.folds >= 2:
         return cross_validate(cfg)
+    report: dict[str, float] = {}
+    splits = _load_before_run(cfg, report)
     with outputs.claimed(_output_dir(cfg)) as job, tracking.start_run(cfg) as run:
         job.record_run(run)
-        report: dict[str, float] = {}
-        splits = load_data(cfg.data, cfg.task, report)
         return fit_and_evaluate(cfg, splits, job.path, run, report)
+
+
+NO_RUN = "nlpkit_no_run"  # attribute set (True) on an error raised before the job's MLflow run opened
+
+
+def _load_before_run(cfg: DictConfig, report: dict[str, float] | None = None) -> DatasetDict:
+    """Load the data before any MLflow run opens, so that a missing file, column or label never leaves a FAILED
+    run behind; such an error gets the attribute ``NO_RUN`` (no run was logged for it)."""
+    try:
+        return load_data(cfg.data, cfg.task, report)
+    except NlpkitError as err:
+        setattr(err, NO_RUN, True)
+        raise
 
 
 def cross_validate(cfg: DictConfig) -> TrainResult:
     """Seeded stratified (or grouped) k-fold over train + validation: one child run per fold, the fold
     mean/sd/CI on the parent run; the test splits are evaluated by every fold's model."""
+    splits = _load_before_run(cfg)
     with outputs.claimed(_output_dir(cfg)) as job, tracking.start_run(cfg, suffix=f"/cv{cfg.cv.folds}") as parent:
         job.record_run(parent)
         out = job.path
-        splits = load_data(cfg.data, cfg.task)
         pool = concatenate_datasets([splits[name] for name in ("train", "validation") if name in splits])
         results = []
         for k, (train_idx, val_idx) in enumerate(cv_folds(pool, cfg.cv.folds, cfg.data.split.seed, cfg.cv.group_column)):
@@ -102,7 +115,7 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
     digest = dataset_digest(concatenate_datasets(list(splits.values())))
     sizes = {name: len(part) for name, part in splits.items()}
     if run is not None:
-        tracking.log_setup(cfg, digest, cfg.data.name, sizes)
+        tracking.log_setup(cfg, digest, splits)
     model: Classifier = build_model(cfg.model, cfg.seed)
     fit_params = {}
     if model.fit_accepts_validation and "validation" in splits:  # early stopping
@@ -221,7 +234,9 @@ def format_results(result: TrainResult) -> str:
     if result.run_id:
         model = result.model_uri or "not logged (tracking.log_model=false)"
         lines += [f"MLflow run: {result.run_id} (store: {result.tracking_uri})", f"MLflow model: {model}"]
-        lines.append(f"browse: mlflow ui --backend-store-uri {result.tracking_uri}")
+        from nlpkit.tracking_ui import browse_line
+
+        lines.append(browse_line(str(result.tracking_uri), result.run_id))
     return "\n".join(lines)
 
 
@@ -258,6 +273,9 @@ def _hydra_main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from nlpkit.console import quiet
+
+    quiet(bool(OmegaConf.select(cfg, "tracking.verbose", default=False)))
     try:
         result = train(cfg)
     except Exception as err:
@@ -283,9 +301,9 @@ def _log_failed_job(cfg: DictConfig, err: Exception) -> None:
     and is counted by ``tracking.record_config_error``; any other error has ended the
     job's run FAILED. nlpkit's errors are logged as one line, others with their traceback."""
     message = one_line(err)
-    if isinstance(err, ConfigError):
+    if isinstance(err, ConfigError) or getattr(err, NO_RUN, False):
         tracking.record_config_error(cfg, err)
-        log.error("job skipped, its config is invalid (no MLflow run): %s", message)
+        log.error("job skipped, its config or data is invalid (no MLflow run): %s", message)
     elif isinstance(err, NlpkitError):
         log.error("job failed; its MLflow run is marked FAILED and the sweep continues: %s", message)
     else:

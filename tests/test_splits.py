@@ -135,7 +135,7 @@ def test_cross_validation_logs_a_child_per_fold_and_aggregates_on_the_parent(mak
     client = MlflowClient(tracking_uri)
     parent = client.get_run(result.run_id)
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
-    assert sorted(c.info.run_name for c in children) == [f"escalation/tfidf_logreg/seed0/fold{k}" for k in range(3)]
+    assert sorted(c.info.run_name for c in children) == [f"newswire/tfidf_logreg/s0/fold{k}" for k in range(3)]
     folds = [c.data.metrics["validation/macro_f1"] for c in children]
     assert parent.data.metrics["validation/macro_f1"] == pytest.approx(sum(folds) / 3)
     assert any(k.endswith("validation/macro_f1/ci_low") for k in parent.data.metrics)

@@ -16,7 +16,7 @@ from nlpkit.models import REGISTRY, Family, family_of
 from nlpkit.models.tfidf import TfidfClassifier
 from nlpkit.models.tfidf_family import TfidfLogregConfig
 from nlpkit.tracking import flatten, resolve_uri
-from nlpkit.train import train
+from nlpkit.train import NO_RUN, train
 
 SAMPLE = ["Rockets hit the airbase and the defence minister vowed retaliation.",
           "Delegations agreed to extend the truce and reopen the crossing."]
@@ -34,7 +34,7 @@ def test_run_logs_params_metrics_artifacts_tags_and_round_trips_the_model(make_c
     client = MlflowClient(tracking_uri)
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "escalation/tfidf_svm/seed3"
+    assert run.info.run_name == "newswire/tfidf_svm/s3"
     assert client.get_experiment(run.info.experiment_id).name == "escalation"
     params = run.data.params
     assert params["model.kind"] == "tfidf_svm.v1" and params["seed"] == "3" and params["model.C"] == "0.5"
@@ -75,14 +75,35 @@ def test_registered_model_loads_by_name_and_version(make_cfg, tracking_uri):
     assert p.predict([{"target": "the truce", "text": SAMPLE[1]}])[0] in p.labels
 
 
-def test_exception_inside_training_ends_the_run_failed(make_cfg, tracking_uri, tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "only one row", "label": "escalatory"}\n')
-    with pytest.raises(Exception, match="stratified"):
-        train(make_cfg(*file_overrides(bad)))
+class CrashingFit(TfidfClassifier):
+    def fit(self, X, y):
+        raise RuntimeError("the model crashed while fitting")
+
+
+@dataclasses.dataclass
+class CrashingConfig(TfidfLogregConfig):
+    kind: str = "tfidf_crashing.v1"
+
+
+def test_exception_inside_training_ends_the_run_failed(make_cfg, tracking_uri, monkeypatch):
+    tfidf = family_of("tfidf_logreg.v1")
+    crashing = Family("tfidf_crashing.v1", CrashingConfig, lambda params, seed: CrashingFit(), tfidf.save, tfidf.load)
+    monkeypatch.setitem(REGISTRY, crashing.kind, crashing)
+    with pytest.raises(RuntimeError, match="crashed while fitting"):
+        train(make_cfg("model.kind=tfidf_crashing.v1"))
     runs = MlflowClient(tracking_uri).search_runs([MlflowClient(tracking_uri).get_experiment_by_name("escalation").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
-    assert "DataError" in runs[0].data.tags["nlpkit.error"]
+    assert "RuntimeError: the model crashed" in runs[0].data.tags["nlpkit.error"]
+
+
+def test_bad_data_raises_before_any_run_opens(make_cfg, tracking_uri, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "only one row", "label": "escalatory"}\n')
+    with pytest.raises(Exception, match="stratified") as raised:
+        train(make_cfg(*file_overrides(bad)))
+    assert getattr(raised.value, NO_RUN) is True
+    client = MlflowClient(tracking_uri)
+    assert [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])] == []
 
 
 class InterruptedFit(TfidfClassifier):

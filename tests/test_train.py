@@ -67,8 +67,7 @@ def test_multirun_over_models_and_seeds_gives_one_run_per_job(tmp_path):
     children = [r for r in runs if r not in parents]
     assert len(parents) == 1
     assert sorted(r.info.run_name for r in children) == [
-        "escalation/tfidf_logreg/seed0", "escalation/tfidf_logreg/seed1",
-        "escalation/tfidf_svm/seed0", "escalation/tfidf_svm/seed1"]
+        "tfidf_logreg/s0/newswire", "tfidf_logreg/s1/newswire", "tfidf_svm/s0/newswire", "tfidf_svm/s1/newswire"]
     assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children)
     assert all(r.info.status == "FINISHED" for r in runs)
 
