@@ -154,7 +154,9 @@ def log_run(result: PrevalenceResult, tracking_uri: str | None, artifacts: Seque
     from nlpkit.store import open_store
 
     client = open_store(tracking_uri)
-    model_run = _model_run(client, result.digest)
+    from nlpkit.assess_tracking import model_run as find_model_run
+
+    model_run = find_model_run(client, result.model, result.digest)  # the training run, never a prevalence run
     experiment_id = model_run.info.experiment_id if model_run else _experiment(client, "nlpkit-prevalence")
     tags = {"nlpkit.prevalence": "true", "nlpkit.predictor_digest": result.digest, "nlpkit.model": result.model[:500],
             **({"nlpkit.model_run_id": model_run.info.run_id} if model_run else {}), **process_tags()}
@@ -173,15 +175,6 @@ def log_run(result: PrevalenceResult, tracking_uri: str | None, artifacts: Seque
         raise
     client.set_terminated(run_id, "FINISHED")
     return run_id
-
-
-def _model_run(client: Any, digest: str) -> Any:
-    if not digest:
-        return None
-    ids = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(ids, f"tags.`nlpkit.predictor_digest` = '{digest}'", max_results=1,
-                              order_by=["attributes.start_time DESC"]) if ids else []
-    return runs[0] if runs else None
 
 
 def _experiment(client: Any, name: str) -> str:

@@ -287,6 +287,12 @@ def test_cli_logs_a_run_linked_to_the_model_run(tmp_path, make_cfg, tracking_uri
     pacc = sum(r["estimate"] for r in table if r["method"] == "pacc" and r["group"] == "all")
     assert pacc == pytest.approx(1.0) and run.data.metrics["prevalence/pacc/neutral"] == pytest.approx(
         next(r["estimate"] for r in table if r["method"] == "pacc" and r["class"] == "neutral"))
+    # a second estimate from the predictor's folder is found by its digest, which the first prevalence run
+    # carries too: it must link to the training run, not to that prevalence run
+    assert cli_main(["prevalence", str(trained.predictor_dir), "--data", str(dated), "--method", "cc",
+                     "--bootstrap", "20", "--tracking-uri", tracking_uri]) == 0
+    second = client.get_run(capsys.readouterr().out.strip().splitlines()[-1].split()[-1])
+    assert second.info.run_id != run_id and second.data.tags["nlpkit.model_run_id"] == trained.run_id
 
 
 def test_predictor_without_validation_record_cc_works_acc_needs_validation_file(model_dir, dated, tmp_path, capsys):
