@@ -2,7 +2,9 @@
 
 For stance the input is (target, text) pairs. Target and text get their own vectorizers, plus similarity
 features (cosine of target and text, cosine of target and the text's lead, share of target words present in
-the text), so the classifier can relate the two instead of reading one concatenated string.
+the text), so the classifier can relate the two instead of reading one concatenated string. ``target_features=False`` leaves
+the target vectorizer and the similarities out (on the embedded corpus they let the model memorise targets);
+``stance_cues > 0`` adds the codebook's cues (``nlpkit.models.stance_cues``), standardised and scaled by it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
+from nlpkit.models import stance_cues
 from nlpkit.models.base import ModelMixin, check_texts
 from nlpkit.models.tfidf_arrays import pair_similarity
 
@@ -64,6 +67,23 @@ class PairSimilarity(TransformerMixin, BaseEstimator):
         return pair_similarity(self.vectorizer_.transform, list(X), self.lead_words)
 
 
+class StanceCues(TransformerMixin, BaseEstimator):
+    """The ``stance_cues`` features of (target, text) pairs, standardised on the training pairs, times ``weight``."""
+
+    def __init__(self, *, weight: float = 1.0) -> None:
+        self.weight = weight
+
+    def fit(self, X: list[tuple[str, str]], y: Any = None) -> StanceCues:
+        cues = stance_cues.cue_matrix(list(X))
+        self.mean_ = cues.mean(axis=0)
+        self.scale_ = np.where(cues.std(axis=0) > 0, cues.std(axis=0), 1.0)
+        return self
+
+    def transform(self, X: list[tuple[str, str]]) -> sp.csr_matrix:
+        check_is_fitted(self, "mean_")
+        return sp.csr_matrix((stance_cues.cue_matrix(list(X)) - self.mean_) / self.scale_ * self.weight)
+
+
 class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """TF-IDF features + logistic regression or a calibrated linear SVM (sklearn estimator contract).
 
@@ -82,6 +102,8 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         sublinear_tf: bool = True,
         class_weight: str | None = "balanced",
         calibration_folds: int = 3,
+        target_features: bool = True,
+        stance_cues: float = 0.0,
         random_state: int = 0,
     ) -> None:
         self.classifier = classifier
@@ -93,6 +115,8 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.sublinear_tf = sublinear_tf
         self.class_weight = class_weight
         self.calibration_folds = calibration_folds
+        self.target_features = target_features
+        self.stance_cues = stance_cues
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfClassifier:
@@ -145,11 +169,16 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             return self._text_features()
         from sklearn.compose import ColumnTransformer
 
-        return ColumnTransformer([
-            ("target", Vectorizer(ngram_range=(1, 2), sublinear_tf=True), 0),
-            ("text", self._text_features(), 1),
-            ("similarity", PairSimilarity(), [0, 1]),
-        ])
+        blocks = [("text", self._text_features(), 1)]
+        if self.target_features:
+            blocks = [("target", Vectorizer(ngram_range=(1, 2), sublinear_tf=True), 0), *blocks,
+                      ("similarity", PairSimilarity(), [0, 1])]
+        if self.stance_cues < 0:
+            raise ConfigError(f"model.stance_cues must be a weight >= 0; got {self.stance_cues}. "
+                              "Fix: 0 (off) or e.g. model.stance_cues=0.3.")
+        if self.stance_cues > 0:
+            blocks.append(("cues", StanceCues(weight=self.stance_cues), [0, 1]))
+        return ColumnTransformer(blocks)
 
     def _classifier(self, y: np.ndarray) -> Any:
         if self.classifier not in CLASSIFIERS:

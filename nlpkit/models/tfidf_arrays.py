@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from nlpkit import npz
 from nlpkit.errors import ConfigError, ModelLoadError, one_line
+from nlpkit.models import stance_cues
 from nlpkit.models.base import check_texts
 
 SPEC_FILE = "tfidf.json"
@@ -69,9 +70,17 @@ def _blocks(features: Any, pairs: bool, arrays: dict[str, np.ndarray]) -> list[d
             key = f"b{len(blocks)}"
             blocks.append({"input": "pair", "lead_words": int(transformer.lead_words),
                            "vectorizer": _vectorizer_spec(transformer.vectorizer_, "pair", key, arrays)})
+        elif name == "cues":
+            blocks.append(_cues_spec(transformer, f"b{len(blocks)}", arrays))
         elif transformer != "drop":
-            raise ConfigError(f"Cannot save feature block {name!r} as arrays; expected target, text and similarity.")
+            raise ConfigError(f"Cannot save feature block {name!r} as arrays; expected target, text, similarity "
+                              "and cues.")
     return blocks
+
+
+def _cues_spec(cues: Any, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    arrays[f"{key}.mean"], arrays[f"{key}.scale"] = np.asarray(cues.mean_), np.asarray(cues.scale_)
+    return {"input": "cues", "key": key, "version": stance_cues.VERSION, "weight": float(cues.weight)}
 
 
 def _vectorizer_spec(vec: Any, source: str, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -210,6 +219,9 @@ class _Block:
             self.lead_words = int(spec["lead_words"])
             self.vectorizer = _Vectorizer(spec["vectorizer"], arrays)
             self.width = 3
+        elif self.input == "cues":
+            self.cues = _Cues(spec, arrays)
+            self.width = len(stance_cues.CUE_NAMES)
         else:
             if self.input not in ("text", "target"):
                 raise ValueError(f"unknown feature input {self.input!r}")
@@ -221,10 +233,27 @@ class _Block:
             return self.vectorizer.transform([x[1] for x in items] if isinstance(items[0], tuple) else items)
         if self.input == "target":
             return self.vectorizer.transform([x[0] for x in items])
+        if self.input == "cues":
+            return self.cues.transform(items)
         return self._similarity(items)
 
     def _similarity(self, items: list[tuple[str, str]]) -> sp.csr_matrix:
         return pair_similarity(self.vectorizer.transform, items, self.lead_words)
+
+
+class _Cues:
+    """The stance-cue block: ``stance_cues.cue_matrix``, standardised with the saved mean and scale, times weight."""
+
+    def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        if spec["version"] != stance_cues.VERSION:
+            raise ValueError(f"stance cues {spec['version']!r} are not this nlpkit's {stance_cues.VERSION!r}")
+        self.mean, self.scale = arrays[f"{spec['key']}.mean"], arrays[f"{spec['key']}.scale"]
+        self.weight = float(spec["weight"])
+        if self.mean.shape != (len(stance_cues.CUE_NAMES),) or self.scale.shape != self.mean.shape:
+            raise ValueError(f"cue mean/scale have shapes {self.mean.shape}/{self.scale.shape}")
+
+    def transform(self, items: list[tuple[str, str]]) -> sp.csr_matrix:
+        return sp.csr_matrix((stance_cues.cue_matrix(items) - self.mean) / self.scale * self.weight)
 
 
 def pair_similarity(transform: Any, items: list[tuple[str, str]], lead_words: int) -> sp.csr_matrix:

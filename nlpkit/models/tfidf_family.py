@@ -27,6 +27,8 @@ class TfidfModelConfig(ModelConfig):
     sublinear_tf: bool = True
     class_weight: Optional[str] = "balanced"
     calibration_folds: int = 3
+    target_features: bool = True  # stance: a target vectorizer and target/text similarities
+    stance_cues: float = 0.0  # stance: weight of the codebook cues (nlpkit.models.stance_cues); 0 = off
 
 
 @dataclass
