@@ -2,7 +2,8 @@
 
     python experiments/example_article/run.py example-bundle
 
-Trains topic, escalation and stance (``tfidf_logreg``, no tracking) into a temporary folder, saves them as one
+Trains topic and escalation (``tfidf_logreg``) and stance (``experiment=stance_best``: ``tfidf_logreg`` on the text
+with the codebook's stance cues, ``experiments/stance/README.md``), with no tracking, into a temporary folder, saves them as one
 bundle in ``example-bundle`` (``nlpkit.analyze.save_bundle``), then runs and prints the README's command::
 
     nlpkit analyze experiments/example_article/article.txt --bundle example-bundle \\
@@ -25,12 +26,14 @@ HERE = Path(__file__).resolve().parent
 ARTICLE = HERE / "article.txt"
 TARGETS = ["U.S. airstrikes in Iraq and Syria", "the 2015 Iran nuclear deal"]
 TASKS = ("topic", "escalation", "stance")
+OVERRIDES = {"topic": ["task=topic"], "escalation": ["task=escalation"], "stance": ["experiment=stance_best"]}
 
 
 def build_bundle(bundle: Path) -> Path:
-    """Train each task's default predictor on the corpus and save the three as a bundle in ``bundle``."""
+    """Train each task's predictor on the corpus (stance: the best stance configuration) and save the three as a
+    bundle in ``bundle``."""
     with tempfile.TemporaryDirectory() as tmp:
-        dirs = {task: train(compose([f"task={task}", "tracking=off", f"output_dir={tmp}/{task}"])).predictor_dir
+        dirs = {task: train(compose([*OVERRIDES[task], "tracking=off", f"output_dir={tmp}/{task}"])).predictor_dir
                 for task in TASKS}
         return save_bundle(bundle, **dirs)
 
