@@ -70,13 +70,13 @@ def embed_rows(data: dict, emb: dict[str, np.ndarray]) -> dict[str, dict[str, fl
     rows = {}
     for C in (1.0, 3.0):
         clf = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(emb["train"], data["train"][1])
-        rows[f"MiniLM text embedding, logreg C={C:g}"] = scores(lambda s: clf.predict(emb[s]), data)
+        rows[f"MiniLM text embedding, logreg C={C:g}"] = scores(lambda s, clf=clf: clf.predict(emb[s]), data)
     base = TfidfClassifier(C=30.0, target_features=False, stance_cues=0.1).fit(*data["train"])
     features = {s: sp.hstack([base.features_.transform(np.array(data[s][0], dtype=object)),
                               sp.csr_matrix(emb[s])]).tocsr() for s in data}
     for C in (10.0, 30.0):
         clf = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(features["train"], data["train"][1])
-        rows[f"text TF-IDF + cues 0.1 + MiniLM text embedding, C={C:g}"] = scores(lambda s: clf.predict(features[s]), data)
+        rows[f"text TF-IDF + cues 0.1 + MiniLM text embedding, C={C:g}"] = scores(lambda s, clf=clf: clf.predict(features[s]), data)
     return rows
 
 

@@ -169,7 +169,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             return self._text_features()
         from sklearn.compose import ColumnTransformer
 
-        blocks = [("text", self._text_features(), 1)]
+        blocks: list[tuple[str, Any, Any]] = [("text", self._text_features(), 1)]
         if self.target_features:
             blocks = [("target", Vectorizer(ngram_range=(1, 2), sublinear_tf=True), 0), *blocks,
                       ("similarity", PairSimilarity(), [0, 1])]
