@@ -231,6 +231,7 @@ def _check_tfidf(model: DictConfig, prefix: str) -> None:
     number(model, "min_df", prefix, low=1, integer=True, example=1)
     number(model, "max_features", prefix, low=1, integer=True, optional=True, example=50000)
     number(model, "calibration_folds", prefix, low=2, high=20, integer=True, example=3)
+    number(model, "stance_cues", prefix, low=0, example=0.1)
 
 
 def _check_linear(model: DictConfig, prefix: str) -> None:

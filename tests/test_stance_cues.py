@@ -129,3 +129,11 @@ def test_a_model_with_cues_also_round_trips_through_skops(tmp_path):
     tfidf_io.save(model, tmp_path)
     loaded = tfidf_io.load(tmp_path)
     np.testing.assert_array_equal(loaded.predict_proba(PAIRS[:3]), model.predict_proba(PAIRS[:3]))
+
+
+def test_a_negative_cue_weight_fails_at_start_up_naming_the_key():
+    from nlpkit.config import compose, validate
+
+    with pytest.raises(ConfigError, match=r"model\.stance_cues .*-0\.5.*model\.stance_cues=0\.1"):
+        validate(compose(["task=stance", "model.stance_cues=-0.5"]))
+    assert validate(compose(["experiment=stance_best"])).model.stance_cues == 0.1
