@@ -27,10 +27,12 @@ import scipy.sparse as sp
 from nlpkit import npz
 from nlpkit.errors import ConfigError, ModelLoadError, one_line
 from nlpkit.models.base import check_texts
+from nlpkit.models.ngram_tfidf import NgramTfidf
 
 SPEC_FILE = "tfidf.json"
 ARRAYS_FILE = "tfidf.npz"
-FORMAT = "nlpkit-tfidf/1"
+FORMAT = "nlpkit-tfidf/2"  # 2: n-gram blocks keyed by hash (ngram_tfidf); 1: term vocabularies, still read
+FORMATS = ("nlpkit-tfidf/1", FORMAT)
 MAX_ARRAYS_BYTES = 2 << 30
 FIX = "Fix: load only predictors saved by nlpkit, from a source you trust; get this one again from its source."
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -75,6 +77,10 @@ def _blocks(features: Any, pairs: bool, arrays: dict[str, np.ndarray]) -> list[d
 
 
 def _vectorizer_spec(vec: Any, source: str, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    engine = getattr(vec, "engine_", None)
+    if engine is not None:  # nlpkit's own n-gram vectorizer: its spec and arrays as they are
+        arrays.update({f"{key}.{name}": array for name, array in engine.arrays().items()})
+        return {"input": source, "key": key, **engine.spec()}
     supported = (vec.input == "content" and vec.preprocessor is None and vec.tokenizer is None
                  and vec.analyzer in ("word", "char_wb", "char") and vec.strip_accents in (None, "unicode")
                  and vec.norm in ("l2", None) and not vec.binary)
@@ -150,9 +156,9 @@ def _read_spec(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ModelLoadError(f"{path} is not readable JSON ({type(err).__name__}); expected nlpkit's TF-IDF "
                              f"description. {FIX}") from None
-    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+    if not isinstance(spec, dict) or spec.get("format") not in FORMATS:
         got = spec.get("format") if isinstance(spec, dict) else type(spec).__name__
-        raise ModelLoadError(f"{path} has format {got!r}; expected {FORMAT!r}. Fix: load it with the nlpkit version "
+        raise ModelLoadError(f"{path} has format {got!r}; expected one of {FORMATS}. Fix: load it with the nlpkit version "
                              "that saved it, or upgrade nlpkit.")
     return spec
 
@@ -208,12 +214,12 @@ class _Block:
         self.input = spec["input"]
         if self.input == "pair":
             self.lead_words = int(spec["lead_words"])
-            self.vectorizer = _Vectorizer(spec["vectorizer"], arrays)
+            self.vectorizer = _vectorizer(spec["vectorizer"], arrays)
             self.width = 3
         else:
             if self.input not in ("text", "target"):
                 raise ValueError(f"unknown feature input {self.input!r}")
-            self.vectorizer = _Vectorizer(spec, arrays)
+            self.vectorizer = _vectorizer(spec, arrays)
             self.width = self.vectorizer.width
 
     def transform(self, items: list[Any]) -> sp.csr_matrix:
@@ -241,8 +247,16 @@ def pair_similarity(transform: Any, items: list[tuple[str, str]], lead_words: in
     return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
 
 
+def _vectorizer(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """The saved vectorizer: nlpkit's n-gram engine (format 2), or a scikit-learn vocabulary (format 1)."""
+    if "engine" not in spec:
+        return _Vectorizer(spec, arrays)
+    key = spec["key"]
+    return NgramTfidf.from_saved(spec, {name: arrays[f"{key}.{name}"] for name in ("keys", "idf", "terms")})
+
+
 class _Vectorizer:
-    """The transform half of a fitted TfidfVectorizer."""
+    """The transform half of a fitted scikit-learn TfidfVectorizer (predictors saved in format 1)."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         terms = arrays[f"{spec['key']}.terms"]
