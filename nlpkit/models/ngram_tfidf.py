@@ -11,7 +11,6 @@ A fitted vectorizer is ``spec()`` (JSON) plus ``arrays()`` (keys, idf, terms) an
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 import numpy as np
@@ -21,7 +20,6 @@ from nlpkit.models import ngrams
 
 ENGINE = "nlpkit-ngrams/1"
 ANALYZERS = ("word", "char_wb")
-_WORD = re.compile(r"\w\w+")
 
 
 class NgramTfidf:
@@ -36,28 +34,31 @@ class NgramTfidf:
         self.min_df, self.max_features = int(min_df), max_features
         self.sublinear_tf, self.lowercase, self.strip_accents = sublinear_tf, lowercase, strip_accents
         self.stop_words = sorted(stop_words) if stop_words else None
-        self._stop_keys = self._keys_of_words(self.stop_words) if self.stop_words else None
 
     # -- analysis ------------------------------------------------------------------------------------------
-    def occurrences(self, docs: list[str]) -> tuple[list[tuple[np.ndarray, ...]], np.ndarray, Any]:
-        """Parts of (row, key, start, end) of every n-gram occurrence in ``docs``, the encoded batch, and for
+    def occurrences(self, docs: list[str]) -> tuple[list[ngrams.Part], ngrams.Terms, Any]:
+        """Parts of (row, key, start, end) of every n-gram occurrence in ``docs``, their text function, and for
         ``char_wb`` the (documents x distinct words) counts that rows index (None for words: rows are documents)."""
         if self.analyzer == "word":
-            parts, codes = ngrams.word_ngrams(docs, ngram_range=self.ngram_range, lowercase=self.lowercase,
-                                              strip_accents=self.strip_accents, stop_keys=self._stop_keys)
-            return parts, codes, None
+            stop = frozenset(self.stop_words) if self.stop_words else None
+            parts, terms = ngrams.word_ngrams(docs, ngram_range=self.ngram_range, lowercase=self.lowercase,
+                                              strip_accents=self.strip_accents, stop_words=stop)
+            return parts, terms, None
         return ngrams.char_wb_ngrams(docs, ngram_range=self.ngram_range, lowercase=self.lowercase,
                                      strip_accents=self.strip_accents)
-
-    def _keys_of_words(self, words: list[str]) -> np.ndarray:
-        parts, _ = ngrams.word_ngrams(words, ngram_range=(1, 1), lowercase=self.lowercase,
-                                      strip_accents=self.strip_accents)
-        return np.unique(np.concatenate([keys for _, keys, _, _ in parts]))
 
     # -- fitting -------------------------------------------------------------------------------------------
     def fit(self, docs: list[str]) -> NgramTfidf:
         """Learn the vocabulary and idf weights of ``docs``; return self."""
-        parts, codes, words = self.occurrences(docs)
+        self._fit(docs)
+        return self
+
+    def fit_transform(self, docs: list[str]) -> sp.csr_matrix:
+        """``fit(docs).transform(docs)``, analysing ``docs`` once."""
+        return self._weighted(self._count(*self._fit(docs), len(docs)))
+
+    def _fit(self, docs: list[str]) -> tuple[list[ngrams.Part], Any]:
+        parts, terms, words = self.occurrences(docs)
         statistics = [_part_statistics(part, words) for part in parts]
         unique, counts, df, starts, ends = (np.concatenate([s[i] for s in statistics]) for i in range(5))
         order = np.argsort(unique)
@@ -70,15 +71,9 @@ class NgramTfidf:
                              "lower min_df or give more text")
         self.keys_ = unique[keep]
         self.idf_ = np.log((1.0 + len(docs)) / (1.0 + df[keep])) + 1.0
-        self.terms_ = self._terms(codes, starts[keep], ends[keep])
+        self.terms_ = np.array(terms(starts[keep], ends[keep]), dtype=str)
         self.index_ = ngrams.KeyIndex(self.keys_)
-        return self
-
-    def _terms(self, codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        terms = ngrams.terms_of(codes, starts.tolist(), ends.tolist())
-        if self.analyzer == "word":  # the words of the span, without what separated them
-            terms = [" ".join(_WORD.findall(t)) for t in terms]
-        return np.array(terms, dtype=str)
+        return parts, words
 
     # -- transforming --------------------------------------------------------------------------------------
     @property
@@ -89,6 +84,9 @@ class NgramTfidf:
     def counts(self, docs: list[str]) -> sp.csr_matrix:
         """Raw n-gram counts of ``docs`` over the vocabulary (CSR, sorted indices)."""
         parts, _, words = self.occurrences(docs)
+        return self._count(parts, words, len(docs))
+
+    def _count(self, parts: list[ngrams.Part], words: Any, n_docs: int) -> sp.csr_matrix:
         rows, columns = [], []
         for row, keys, _, _ in parts:
             found = self.index_.lookup(keys)
@@ -96,7 +94,7 @@ class NgramTfidf:
             rows.append(row[hit])
             columns.append(found[hit])
         row, column = np.concatenate(rows), np.concatenate(columns)
-        height = len(docs) if words is None else words.shape[1]
+        height = n_docs if words is None else words.shape[1]
         X = sp.csr_matrix((np.ones(len(row)), (row, column)), shape=(height, self.width))
         if words is not None:
             X = (words @ X).tocsr()
@@ -105,7 +103,9 @@ class NgramTfidf:
 
     def transform(self, docs: list[str]) -> sp.csr_matrix:
         """Tf-idf rows of ``docs``, l2-normalised."""
-        X = self.counts(docs)
+        return self._weighted(self.counts(docs))
+
+    def _weighted(self, X: sp.csr_matrix) -> sp.csr_matrix:
         if self.sublinear_tf:
             np.log(X.data, X.data)
             X.data += 1.0
@@ -146,7 +146,7 @@ class NgramTfidf:
         return self
 
 
-def _part_statistics(part: tuple[np.ndarray, ...], words: Any) -> tuple[np.ndarray, ...]:
+def _part_statistics(part: ngrams.Part, words: Any) -> tuple[np.ndarray, ...]:
     """Distinct keys of one part (sorted), their total count, document frequency, and first occurrence's span."""
     row, keys, starts, ends = part
     if words is None:  # rows are documents, in document order within a key's occurrences

@@ -68,13 +68,21 @@ class NgramVectorizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: list[str], y: Any = None) -> NgramVectorizer:
         """Learn the vocabulary and idf of ``X``; return self."""
+        self.engine_ = self._engine().fit(list(X))
+        return self
+
+    def fit_transform(self, X: list[str], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
+        """``fit(X).transform(X)``, analysing ``X`` once."""
+        self.engine_ = self._engine()
+        return self.engine_.fit_transform(list(X))
+
+    def _engine(self) -> NgramTfidf:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         stop = sorted(ENGLISH_STOP_WORDS) if self.stop_words == "english" else None
-        self.engine_ = NgramTfidf(analyzer=self.analyzer, ngram_range=self.ngram_range, min_df=self.min_df,
-                                  max_features=self.max_features, sublinear_tf=self.sublinear_tf,
-                                  strip_accents=self.strip_accents, stop_words=stop).fit(list(X))
-        return self
+        return NgramTfidf(analyzer=self.analyzer, ngram_range=self.ngram_range, min_df=self.min_df,
+                          max_features=self.max_features, sublinear_tf=self.sublinear_tf,
+                          strip_accents=self.strip_accents, stop_words=stop)
 
     def transform(self, X: list[str]) -> sp.csr_matrix:
         """Tf-idf rows of ``X``."""
@@ -103,6 +111,18 @@ class PairSimilarity(TransformerMixin, BaseEstimator):
         return pair_similarity(self.vectorizer_.transform, list(X), self.lead_words)
 
 
+AUTO_CHAR_LIMIT = 1_000_000  # characters of training text up to which char_ngrams=None turns them on
+
+
+def use_char_ngrams(texts: list[str]) -> bool:
+    """What ``char_ngrams=None`` chooses: character n-grams while the training text is at most
+    ``AUTO_CHAR_LIMIT`` characters. On little text they share evidence between word forms (inflections, names,
+    spellings) that word n-grams see too rarely; on more text word n-grams have the support, and character
+    n-grams would multiply the classifier's input (about 15 non-zeros per word instead of 2) and its fit time.
+    Measured in experiments/benchmarks/TFIDF_SPEED.md."""
+    return sum(map(len, texts)) <= AUTO_CHAR_LIMIT
+
+
 class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """TF-IDF features + logistic regression or a calibrated linear SVM (sklearn estimator contract).
 
@@ -115,9 +135,9 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         classifier: str = "logreg",
         C: float = 10.0,
         ngram_max: int = 2,
-        min_df: int = 1,
+        min_df: int = 2,
         max_features: int | None = 50000,
-        char_ngrams: bool = True,
+        char_ngrams: bool | None = None,
         sublinear_tf: bool = True,
         class_weight: str | None = "balanced",
         calibration_folds: int = 3,
@@ -141,10 +161,12 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if len(y) != len(items):
             raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
         self.pairs_ = isinstance(items[0], tuple)
-        self.features_ = self._features().fit(self._columns(items))
-        self.classifier_ = self._classifier(y).fit(self.features_.transform(self._columns(items)), y)
+        texts = [item[1] for item in items] if self.pairs_ else items
+        self.char_ngrams_ = self.char_ngrams if self.char_ngrams is not None else use_char_ngrams(texts)
+        self.features_ = self._features()
+        self.classifier_ = self._classifier(y).fit(self.features_.fit_transform(self._columns(items)), y)
         self.classes_ = self.classifier_.classes_
-        self.fit_report_ = {}
+        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_)}
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -164,7 +186,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     def _text_features(self) -> FeatureUnion:
         parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df,
                                           max_features=self.max_features, sublinear_tf=self.sublinear_tf))]
-        if self.char_ngrams:
+        if self.char_ngrams_:
             parts.append(("char", NgramVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=max(self.min_df, 2),
                                                   max_features=self.max_features, sublinear_tf=self.sublinear_tf,
                                                   strip_accents=False)))

@@ -1,0 +1,101 @@
+"""nlpkit's array n-gram engine gives scikit-learn's TfidfVectorizer features, column for column.
+
+The texts exercise what the analyzers care about: punctuation between words, accents (composed and combining),
+non-Latin scripts, astral characters, underscores and digits, one-letter words, runs of white space, empty
+texts, and a document holding the engine's own separator character.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from nlpkit.models import ngrams
+from nlpkit.models.ngram_tfidf import NgramTfidf
+
+TEXTS = [
+    "The U.S. struck Iran-backed militias; Iran's ministry said: the wrong path!",
+    "Café naïve résumé — ÉLAN déjà vu, cafe\u0301 decomposed",
+    "a b c  d", "", "x", "Über  straße\tфото\n\n日本語 テキスト",
+    "war, peace war peace WAR peace", "_under_score 12 345 a1 snake_case", "𝒜𝒷𝒸 emoji 😀 ok ok",
+    "talks talks talks to de-escalate", "   leading and trailing   ",
+]
+
+
+def sklearn_vs_ours(analyzer: str, ngram_range: tuple[int, int], strip: bool, docs: list[str], **extra):
+    sk = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True,
+                         strip_accents="unicode" if strip else None, **extra)
+    expected = sk.fit_transform(docs).toarray()
+    stop = sorted(ENGLISH_STOP_WORDS) if extra.get("stop_words") == "english" else None
+    ours = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range, strip_accents=strip, stop_words=stop,
+                      min_df=extra.get("min_df", 1)).fit(docs)
+    return sk.vocabulary_, expected, ours
+
+
+@pytest.mark.parametrize("analyzer, ngram_range, strip", [
+    ("word", (1, 2), True), ("word", (1, 3), False), ("word", (2, 2), True),
+    ("char_wb", (2, 5), False), ("char_wb", (1, 3), True),
+])
+def test_features_equal_scikit_learns(analyzer, ngram_range, strip):
+    vocabulary, expected, ours = sklearn_vs_ours(analyzer, ngram_range, strip, TEXTS)
+    assert sorted(ours.terms_.tolist()) == sorted(vocabulary)
+    columns = [vocabulary[term] for term in ours.terms_.tolist()]
+    np.testing.assert_allclose(ours.transform(TEXTS).toarray(), expected[:, columns], rtol=0, atol=1e-12)
+
+
+def test_stop_words_and_min_df_prune_as_scikit_learn_does():
+    docs = TEXTS * 2 + ["the war and the peace", "only here once"]
+    vocabulary, expected, ours = sklearn_vs_ours("word", (1, 2), True, docs, stop_words="english", min_df=3)
+    assert sorted(ours.terms_.tolist()) == sorted(vocabulary)
+    columns = [vocabulary[term] for term in ours.terms_.tolist()]
+    np.testing.assert_allclose(ours.transform(docs).toarray(), expected[:, columns], rtol=0, atol=1e-12)
+
+
+def test_unseen_text_gets_only_known_ngrams_and_an_empty_text_a_zero_row():
+    ours = NgramTfidf(ngram_range=(1, 2)).fit(["peace talks resume", "strikes resume"])
+    X = ours.transform(["talks resume after strikes", "", "nothing known here"]).toarray()
+    terms = ours.terms_.tolist()
+    assert {terms[i] for i in np.flatnonzero(X[0])} == {"talks", "resume", "talks resume", "strikes"}
+    assert not X[1].any() and not X[2].any()
+    assert np.isclose(np.linalg.norm(X[0]), 1.0)
+
+
+def test_max_features_keeps_the_most_frequent():
+    ours = NgramTfidf(ngram_range=(1, 1), max_features=2).fit(["a1 a1 a1 b2 b2 c3", "a1 b2 d4"])
+    assert sorted(ours.terms_.tolist()) == ["a1", "b2"]
+
+
+def test_the_separator_inside_a_document_does_not_split_it():
+    ours = NgramTfidf(ngram_range=(1, 2)).fit(["left\x00right", "other"])
+    assert ours.transform(["left\x00right", "other"]).shape == (2, ours.width)
+    assert "left right" in ours.terms_.tolist()
+
+
+def test_saved_state_round_trips_and_wrong_arrays_are_refused():
+    fitted = NgramTfidf(analyzer="char_wb", ngram_range=(2, 4)).fit(TEXTS)
+    again = NgramTfidf.from_saved(fitted.spec(), fitted.arrays())
+    np.testing.assert_array_equal(again.transform(TEXTS).toarray(), fitted.transform(TEXTS).toarray())
+    with pytest.raises(ValueError, match="not sorted"):
+        NgramTfidf.from_saved(fitted.spec(), {**fitted.arrays(), "keys": fitted.keys_[::-1].copy()})
+    with pytest.raises(ValueError, match="engine"):
+        NgramTfidf.from_saved({**fitted.spec(), "engine": "other/9"}, fitted.arrays())
+
+
+def test_key_index_finds_every_key_and_only_those():
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**63, size=5000, dtype=np.int64).astype(np.uint64))
+    keys = np.concatenate([[np.uint64(0)], keys])  # a key 0 too (the empty-slot marker)
+    index = ngrams.KeyIndex(keys)
+    np.testing.assert_array_equal(index.lookup(keys), np.arange(len(keys)))
+    others = rng.integers(2**63, 2**64 - 1, size=1000, dtype=np.uint64)
+    assert (index.lookup(others) == -1).all()
+
+
+def test_fit_transform_equals_fit_then_transform():
+    for analyzer, ngram_range in (("word", (1, 2)), ("char_wb", (2, 5))):
+        once = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range)
+        X = once.fit_transform(TEXTS)
+        again = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range).fit(TEXTS)
+        np.testing.assert_array_equal(X.toarray(), again.transform(TEXTS).toarray())
+        np.testing.assert_array_equal(once.keys_, again.keys_)
