@@ -99,3 +99,33 @@ def test_fit_transform_equals_fit_then_transform():
         again = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range).fit(TEXTS)
         np.testing.assert_array_equal(X.toarray(), again.transform(TEXTS).toarray())
         np.testing.assert_array_equal(once.keys_, again.keys_)
+
+
+def test_unseen_words_give_scikit_learns_character_ngrams_too():
+    """Prediction takes seen words' character n-grams from the fitted cache and computes the others."""
+    train, new = TEXTS[:6], ["Brand-new wörds: militias strike again", "ok", "", "talks talks unseen_token"]
+    sk = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True).fit(train)
+    ours = NgramTfidf(analyzer="char_wb", ngram_range=(2, 5), strip_accents=False).fit(train)
+    assert ours.word_rows_ is not None and ours.word_rows_.shape[0] == len({w for t in train for w in t.lower().split()})
+    columns = [sk.vocabulary_[term] for term in ours.terms_.tolist()]
+    np.testing.assert_allclose(ours.transform(new).toarray(), sk.transform(new).toarray()[:, columns], atol=1e-12)
+    saved = NgramTfidf.from_saved(ours.spec(), ours.arrays())
+    np.testing.assert_array_equal(saved.transform(new).toarray(), ours.transform(new).toarray())
+    broken = {**ours.arrays(), "word_indices": ours.arrays()["word_indices"] + ours.width}
+    with pytest.raises(ValueError, match="cached word rows"):
+        NgramTfidf.from_saved(ours.spec(), broken)
+
+
+def test_character_ngrams_follow_the_amount_of_training_text():
+    from nlpkit.models import tfidf
+    from nlpkit.models.tfidf import TfidfClassifier
+
+    texts = ["peace talks resume in the capital", "militias strike the base again"] * 4
+    labels = ["de_escalatory", "escalatory"] * 4
+    short = TfidfClassifier().fit(texts, labels)
+    assert short.char_ngrams_ and short.fit_report_ == {"char_ngrams": 1.0}
+    assert [name for name, _ in short.features_.transformer_list] == ["word", "char"]
+    long_texts = [t + " " + "x" * (tfidf.AUTO_CHAR_LIMIT // len(texts)) for t in texts]
+    assert not TfidfClassifier().fit(long_texts, labels).char_ngrams_
+    assert not TfidfClassifier(char_ngrams=False).fit(texts, labels).char_ngrams_
+    assert TfidfClassifier(char_ngrams=True).fit(long_texts[:2], labels[:2]).char_ngrams_

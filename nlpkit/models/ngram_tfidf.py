@@ -36,16 +36,18 @@ class NgramTfidf:
         self.stop_words = sorted(stop_words) if stop_words else None
 
     # -- analysis ------------------------------------------------------------------------------------------
-    def occurrences(self, docs: list[str]) -> tuple[list[ngrams.Part], ngrams.Terms, Any]:
-        """Parts of (row, key, start, end) of every n-gram occurrence in ``docs``, their text function, and for
-        ``char_wb`` the (documents x distinct words) counts that rows index (None for words: rows are documents)."""
+    def occurrences(self, docs: list[str]) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
+        """Parts of (row, key, start, end) of every n-gram occurrence in ``docs`` and their text function; for
+        ``char_wb`` also the (documents x distinct words) counts and the distinct words that rows index (for
+        words: None and [], rows are documents)."""
         if self.analyzer == "word":
             stop = frozenset(self.stop_words) if self.stop_words else None
             parts, terms = ngrams.word_ngrams(docs, ngram_range=self.ngram_range, lowercase=self.lowercase,
                                               strip_accents=self.strip_accents, stop_words=stop)
-            return parts, terms, None
-        return ngrams.char_wb_ngrams(docs, ngram_range=self.ngram_range, lowercase=self.lowercase,
-                                     strip_accents=self.strip_accents)
+            return parts, terms, None, []
+        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        parts, terms = ngrams.char_wb_ngrams(words, ngram_range=self.ngram_range)
+        return parts, terms, counts, words
 
     # -- fitting -------------------------------------------------------------------------------------------
     def fit(self, docs: list[str]) -> NgramTfidf:
@@ -58,8 +60,8 @@ class NgramTfidf:
         return self._weighted(self._count(*self._fit(docs), len(docs)))
 
     def _fit(self, docs: list[str]) -> tuple[list[ngrams.Part], Any]:
-        parts, terms, words = self.occurrences(docs)
-        statistics = [_part_statistics(part, words) for part in parts]
+        parts, terms, word_counts, words = self.occurrences(docs)
+        statistics = [_part_statistics(part, word_counts) for part in parts]
         unique, counts, df, starts, ends = (np.concatenate([s[i] for s in statistics]) for i in range(5))
         order = np.argsort(unique)
         unique, counts, df, starts, ends = unique[order], counts[order], df[order], starts[order], ends[order]
@@ -73,7 +75,20 @@ class NgramTfidf:
         self.idf_ = np.log((1.0 + len(docs)) / (1.0 + df[keep])) + 1.0
         self.terms_ = np.array(terms(starts[keep], ends[keep]), dtype=str)
         self.index_ = ngrams.KeyIndex(self.keys_)
-        return parts, words
+        self._cache_words(parts, words)
+        return parts, word_counts
+
+    def _cache_words(self, parts: list[ngrams.Part], words: list[str]) -> None:
+        """For ``char_wb``: keep each training word's n-gram counts over the vocabulary, so that prediction computes
+        n-grams only for words training never saw (most words of new text were seen)."""
+        self.word_keys_ = self.word_rows_ = self.word_index_ = None
+        if self.analyzer != "char_wb":
+            return
+        rows = self._word_rows(parts, len(words))
+        keys = ngrams.string_keys(words)
+        order = np.argsort(keys)
+        self.word_keys_, self.word_rows_ = keys[order], rows[order]
+        self.word_index_ = ngrams.KeyIndex(self.word_keys_)
 
     # -- transforming --------------------------------------------------------------------------------------
     @property
@@ -82,11 +97,28 @@ class NgramTfidf:
         return len(self.keys_)
 
     def counts(self, docs: list[str]) -> sp.csr_matrix:
-        """Raw n-gram counts of ``docs`` over the vocabulary (CSR, sorted indices)."""
-        parts, _, words = self.occurrences(docs)
-        return self._count(parts, words, len(docs))
+        """Raw n-gram counts of ``docs`` over the vocabulary (CSR, one entry per n-gram of a row)."""
+        if self.analyzer == "char_wb" and self.word_index_ is not None:
+            return self._counts_through_words(docs)
+        parts, _, counts, _ = self.occurrences(docs)
+        return self._count(parts, counts, len(docs))
 
-    def _count(self, parts: list[ngrams.Part], words: Any, n_docs: int) -> sp.csr_matrix:
+    def _counts_through_words(self, docs: list[str]) -> sp.csr_matrix:
+        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        cached = self.word_index_.lookup(ngrams.string_keys(words))
+        new = np.flatnonzero(cached < 0)
+        rows = self.word_rows_[cached[cached >= 0]]
+        if len(new):
+            parts, _ = ngrams.char_wb_ngrams([words[i] for i in new.tolist()], ngram_range=self.ngram_range)
+            rows = sp.vstack([rows, self._word_rows(parts, len(new))], format="csr")
+        order = np.concatenate([np.flatnonzero(cached >= 0), new])  # the words in the order of ``rows``
+        position = np.empty(len(words), dtype=np.int64)
+        position[order] = np.arange(len(words))
+        counts = sp.csr_matrix((counts.data, position[counts.indices], counts.indptr), shape=counts.shape)
+        return _canonical(counts @ rows)
+
+    def _word_rows(self, parts: list[ngrams.Part], n_words: int) -> sp.csr_matrix:
+        """(words x vocabulary) n-gram counts from parts whose rows are words."""
         rows, columns = [], []
         for row, keys, _, _ in parts:
             found = self.index_.lookup(keys)
@@ -94,12 +126,15 @@ class NgramTfidf:
             rows.append(row[hit])
             columns.append(found[hit])
         row, column = np.concatenate(rows), np.concatenate(columns)
-        height = n_docs if words is None else words.shape[1]
-        X = sp.csr_matrix((np.ones(len(row)), (row, column)), shape=(height, self.width))
-        if words is not None:
-            X = (words @ X).tocsr()
-        X.sum_duplicates()
-        return X
+        return sp.csr_matrix((np.ones(len(row)), (row, column)), shape=(n_words, self.width))
+
+    def _count(self, parts: list[ngrams.Part], words: Any, n_docs: int) -> sp.csr_matrix:
+        """Counts from ``occurrences``: rows are documents, or words spread to documents by ``words``."""
+        X = self._word_rows(parts, n_docs if words is None else words.shape[1])
+        if words is None:
+            X.sum_duplicates()
+            return X
+        return _canonical(words @ X)
 
     def transform(self, docs: list[str]) -> sp.csr_matrix:
         """Tf-idf rows of ``docs``, l2-normalised."""
@@ -124,8 +159,14 @@ class NgramTfidf:
                 "lowercase": self.lowercase, "strip_accents": self.strip_accents, "stop_words": self.stop_words}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The fitted state: keys (uint64, sorted), idf (float64), terms (strings)."""
-        return {"keys": self.keys_, "idf": self.idf_, "terms": self.terms_}
+        """The fitted state: keys (uint64, sorted), idf (float64), terms (strings); for ``char_wb`` also the
+        training words' keys (sorted) and their n-gram counts as CSR arrays."""
+        out = {"keys": self.keys_, "idf": self.idf_, "terms": self.terms_}
+        if self.word_rows_ is not None:
+            rows = self.word_rows_
+            out.update({"word_keys": self.word_keys_, "word_indptr": rows.indptr.astype(np.int64),
+                        "word_indices": rows.indices.astype(np.int64), "word_counts": rows.data.astype(np.float64)})
+        return out
 
     @classmethod
     def from_saved(cls, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> NgramTfidf:
@@ -143,7 +184,30 @@ class NgramTfidf:
             raise ValueError("keys are not sorted and unique")
         self.keys_, self.idf_, self.terms_ = keys, idf, arrays.get("terms", np.zeros(0, dtype=str))
         self.index_ = ngrams.KeyIndex(keys)
+        self.word_keys_ = self.word_rows_ = self.word_index_ = None
+        if "word_keys" in arrays:
+            self._load_words(arrays)
         return self
+
+    def _load_words(self, arrays: dict[str, np.ndarray]) -> None:
+        word_keys, indptr = arrays["word_keys"], arrays["word_indptr"]
+        indices, data = arrays["word_indices"], arrays["word_counts"]
+        if (word_keys.dtype != np.uint64 or indptr.shape != (len(word_keys) + 1,) or indptr[0] != 0
+                or np.any(np.diff(indptr) < 0) or indptr[-1] != len(indices) or indices.shape != data.shape
+                or (len(indices) and (indices.min() < 0 or indices.max() >= self.width))):
+            raise ValueError("the cached word rows do not fit the vocabulary")
+        if len(word_keys) > 1 and not bool(np.all(word_keys[1:] > word_keys[:-1])):
+            raise ValueError("word keys are not sorted and unique")
+        self.word_keys_ = word_keys
+        self.word_rows_ = sp.csr_matrix((data, indices, indptr), shape=(len(word_keys), self.width))
+        self.word_index_ = ngrams.KeyIndex(word_keys)
+
+
+def _canonical(X: Any) -> sp.csr_matrix:
+    """A product's result with sorted column indices, so that every later sum runs in one fixed order."""
+    X = X.tocsr()
+    X.sort_indices()
+    return X
 
 
 def _part_statistics(part: ngrams.Part, words: Any) -> tuple[np.ndarray, ...]:

@@ -146,15 +146,17 @@ def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: boo
     return parts, terms
 
 
-def char_wb_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: bool = True,
-                   strip_accents: bool = False) -> tuple[list[Part], Terms, sp.csr_matrix]:
-    """``char_wb`` n-grams, computed once per distinct word of the batch.
-
-    Returns parts as ``word_ngrams`` does but with rows that are distinct words, the text function, and the
-    (documents x distinct words) count matrix: the documents' n-gram counts are that matrix times the words'."""
+def whitespace_words(docs: list[str], *, lowercase: bool = True,
+                     strip_accents: bool = False) -> tuple[sp.csr_matrix, list[str]]:
+    """The distinct whitespace-separated words of ``docs`` (first-seen order) and the (documents x words) counts."""
     rows, ids, words = _distinct([doc.split() for doc in prepare(docs, lowercase, strip_accents)])
-    counts = sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(len(docs), len(words)))
-    counts.sum_duplicates()
+    return sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(len(docs), len(words))), words
+
+
+def char_wb_ngrams(words: list[str], *, ngram_range: tuple[int, int]) -> tuple[list[Part], Terms]:
+    """The ``char_wb`` n-grams of each word (rows are the words' indices), one part per n, and the text function.
+
+    A document's n-gram counts are its ``whitespace_words`` counts times these rows: n-grams never cross words."""
     padded_words = [f" {w} " for w in words]
     lengths = np.fromiter(map(len, padded_words), dtype=np.int64, count=len(words))
     seg_starts = np.cumsum(lengths) - lengths
@@ -172,7 +174,7 @@ def char_wb_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: 
     def terms(starts: np.ndarray, ends: np.ndarray) -> list[str]:
         return [padded[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
 
-    return parts, terms, counts
+    return parts, terms
 
 
 def _ranges(counts: np.ndarray) -> np.ndarray:

@@ -201,7 +201,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             ("target", NgramVectorizer(ngram_range=(1, 2), strip_accents=False), 0),
             ("text", self._text_features(), 1),
             ("similarity", PairSimilarity(), [0, 1]),
-        ])
+        ], sparse_threshold=1.0)  # always sparse, as the prediction runtime builds it (same sums, same bits)
 
     def _classifier(self, y: np.ndarray) -> Any:
         if self.classifier not in CLASSIFIERS:

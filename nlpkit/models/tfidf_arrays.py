@@ -251,8 +251,8 @@ def _vectorizer(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     """The saved vectorizer: nlpkit's n-gram engine (format 2), or a scikit-learn vocabulary (format 1)."""
     if "engine" not in spec:
         return _Vectorizer(spec, arrays)
-    key = spec["key"]
-    return NgramTfidf.from_saved(spec, {name: arrays[f"{key}.{name}"] for name in ("keys", "idf", "terms")})
+    prefix = f"{spec['key']}."
+    return NgramTfidf.from_saved(spec, {name[len(prefix):]: a for name, a in arrays.items() if name.startswith(prefix)})
 
 
 class _Vectorizer:
