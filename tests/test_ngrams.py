@@ -129,3 +129,19 @@ def test_character_ngrams_follow_the_amount_of_training_text():
     assert not TfidfClassifier().fit(long_texts, labels).char_ngrams_
     assert not TfidfClassifier(char_ngrams=False).fit(texts, labels).char_ngrams_
     assert TfidfClassifier(char_ngrams=True).fit(long_texts[:2], labels[:2]).char_ngrams_
+
+
+@pytest.mark.parametrize("analyzer, ngram_range", [("word", (1, 2)), ("char_wb", (2, 4))])
+def test_fitting_in_chunks_gives_the_same_vectorizer(monkeypatch, analyzer, ngram_range):
+    """Large corpora are analysed in chunks (bounded memory); the result must not depend on the chunking."""
+    from nlpkit.models import ngram_tfidf
+
+    docs = TEXTS * 3 + ["peace talks resume", "militias strike again", "the talks resume again"]
+    whole = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range, min_df=2, max_features=40).fit(docs)
+    monkeypatch.setattr(ngram_tfidf, "CHUNK_CHARS", 50)  # many chunks of a few documents
+    chunked = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range, min_df=2, max_features=40)
+    X = chunked.fit_transform(docs)
+    np.testing.assert_array_equal(chunked.keys_, whole.keys_)
+    np.testing.assert_array_equal(chunked.idf_, whole.idf_)
+    assert chunked.terms_.tolist() == whole.terms_.tolist()
+    np.testing.assert_allclose(X.toarray(), whole.transform(docs).toarray(), rtol=0, atol=1e-12)

@@ -11,7 +11,7 @@ A fitted vectorizer is ``spec()`` (JSON) plus ``arrays()`` (keys, idf, terms) an
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,6 +34,9 @@ class NgramTfidf:
         self.min_df, self.max_features = int(min_df), max_features
         self.sublinear_tf, self.lowercase, self.strip_accents = sublinear_tf, lowercase, strip_accents
         self.stop_words = sorted(stop_words) if stop_words else None
+        self.word_keys_: Optional[np.ndarray] = None  # char_wb: the training words' keys and n-gram rows
+        self.word_rows_: Optional[sp.csr_matrix] = None
+        self.word_index_: Optional[ngrams.KeyIndex] = None
 
     # -- analysis ------------------------------------------------------------------------------------------
     def occurrences(self, docs: list[str]) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
@@ -52,12 +55,62 @@ class NgramTfidf:
     # -- fitting -------------------------------------------------------------------------------------------
     def fit(self, docs: list[str]) -> NgramTfidf:
         """Learn the vocabulary and idf weights of ``docs``; return self."""
-        self._fit(docs)
+        if _chunked(docs):
+            self._fit_in_chunks(docs)
+        else:
+            self._fit(docs)
         return self
 
     def fit_transform(self, docs: list[str]) -> sp.csr_matrix:
-        """``fit(docs).transform(docs)``, analysing ``docs`` once."""
+        """``fit(docs).transform(docs)``, analysing ``docs`` once when they fit in one chunk."""
+        if _chunked(docs):
+            return self.fit(docs).transform(docs)
         return self._weighted(self._count(*self._fit(docs), len(docs)))
+
+    def _fit_in_chunks(self, docs: list[str]) -> None:
+        """Fit on ``CHUNK_CHARS``-sized chunks: per-chunk key statistics are merged as they come (documents never
+        span chunks, so document frequencies add up), then a second pass names the vocabulary's n-grams. Memory
+        follows the chunk and the number of distinct n-grams, not the corpus."""
+        merged: tuple[np.ndarray, ...] | None = None
+        for chunk in _chunks(docs):
+            parts, _, word_counts, _ = self.occurrences(chunk)
+            stats = [_part_statistics(part, word_counts)[:3] for part in parts]
+            merged = _merge_statistics([merged, *stats] if merged is not None else stats)
+        assert merged is not None
+        unique, counts, df = merged
+        keep = self._vocabulary(counts, df)
+        self.keys_ = unique[keep]
+        self.idf_ = np.log((1.0 + len(docs)) / (1.0 + df[keep])) + 1.0
+        self.index_ = ngrams.KeyIndex(self.keys_)
+        self.terms_ = self._name_terms(docs)
+        self.word_keys_ = self.word_rows_ = self.word_index_ = None  # no word cache: n-grams computed per batch
+
+    def _name_terms(self, docs: list[str]) -> np.ndarray:
+        names: list[str | None] = [None] * len(self.keys_)
+        missing = len(self.keys_)
+        for chunk in _chunks(docs):
+            parts, terms, _, _ = self.occurrences(chunk)
+            for _, keys, starts, ends in parts:
+                found = self.index_.lookup(keys)
+                new = np.flatnonzero(found >= 0)
+                new = new[np.fromiter((names[c] is None for c in found[new].tolist()), dtype=bool, count=len(new))]
+                columns, first = np.unique(found[new], return_index=True)
+                for column, text in zip(columns.tolist(), terms(starts[new[first]], ends[new[first]])):
+                    names[column] = text
+                missing -= len(columns)
+            if missing == 0:
+                break
+        return np.array(names, dtype=str)
+
+    def _vocabulary(self, counts: np.ndarray, df: np.ndarray) -> np.ndarray:
+        """Indices of the kept n-grams: in at least ``min_df`` documents, the ``max_features`` most frequent."""
+        keep = np.flatnonzero(df >= self.min_df)
+        if self.max_features is not None and len(keep) > self.max_features:
+            keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_features]])
+        if len(keep) == 0:
+            raise ValueError(f"no {self.analyzer} n-gram occurs in at least min_df={self.min_df} documents; "
+                             "lower min_df or give more text")
+        return keep
 
     def _fit(self, docs: list[str]) -> tuple[list[ngrams.Part], Any]:
         parts, terms, word_counts, words = self.occurrences(docs)
@@ -65,12 +118,7 @@ class NgramTfidf:
         unique, counts, df, starts, ends = (np.concatenate([s[i] for s in statistics]) for i in range(5))
         order = np.argsort(unique)
         unique, counts, df, starts, ends = unique[order], counts[order], df[order], starts[order], ends[order]
-        keep = np.flatnonzero(df >= self.min_df)
-        if self.max_features is not None and len(keep) > self.max_features:
-            keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_features]])
-        if len(keep) == 0:
-            raise ValueError(f"no {self.analyzer} n-gram occurs in at least min_df={self.min_df} documents; "
-                             "lower min_df or give more text")
+        keep = self._vocabulary(counts, df)
         self.keys_ = unique[keep]
         self.idf_ = np.log((1.0 + len(docs)) / (1.0 + df[keep])) + 1.0
         self.terms_ = np.array(terms(starts[keep], ends[keep]), dtype=str)
@@ -88,7 +136,7 @@ class NgramTfidf:
         keys = ngrams.string_keys(words)
         order = np.argsort(keys)
         self.word_keys_, self.word_rows_ = keys[order], rows[order]
-        self.word_index_ = ngrams.KeyIndex(self.word_keys_)
+        self.word_index_ = ngrams.KeyIndex(keys[order])
 
     # -- transforming --------------------------------------------------------------------------------------
     @property
@@ -98,16 +146,16 @@ class NgramTfidf:
 
     def counts(self, docs: list[str]) -> sp.csr_matrix:
         """Raw n-gram counts of ``docs`` over the vocabulary (CSR, one entry per n-gram of a row)."""
-        if self.analyzer == "char_wb" and self.word_index_ is not None:
-            return self._counts_through_words(docs)
+        if self.word_index_ is not None and self.word_rows_ is not None:
+            return self._counts_through_words(docs, self.word_index_, self.word_rows_)
         parts, _, counts, _ = self.occurrences(docs)
         return self._count(parts, counts, len(docs))
 
-    def _counts_through_words(self, docs: list[str]) -> sp.csr_matrix:
+    def _counts_through_words(self, docs: list[str], index: ngrams.KeyIndex, cache: sp.csr_matrix) -> sp.csr_matrix:
         counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
-        cached = self.word_index_.lookup(ngrams.string_keys(words))
+        cached = index.lookup(ngrams.string_keys(words))
         new = np.flatnonzero(cached < 0)
-        rows = self.word_rows_[cached[cached >= 0]]
+        rows = cache[cached[cached >= 0]]
         if len(new):
             parts, _ = ngrams.char_wb_ngrams([words[i] for i in new.tolist()], ngram_range=self.ngram_range)
             rows = sp.vstack([rows, self._word_rows(parts, len(new))], format="csr")
@@ -137,7 +185,9 @@ class NgramTfidf:
         return _canonical(words @ X)
 
     def transform(self, docs: list[str]) -> sp.csr_matrix:
-        """Tf-idf rows of ``docs``, l2-normalised."""
+        """Tf-idf rows of ``docs``, l2-normalised (in chunks of ``CHUNK_CHARS`` characters)."""
+        if _chunked(docs):
+            return sp.vstack([self._weighted(self.counts(chunk)) for chunk in _chunks(docs)], format="csr")
         return self._weighted(self.counts(docs))
 
     def _weighted(self, X: sp.csr_matrix) -> sp.csr_matrix:
@@ -198,9 +248,40 @@ class NgramTfidf:
             raise ValueError("the cached word rows do not fit the vocabulary")
         if len(word_keys) > 1 and not bool(np.all(word_keys[1:] > word_keys[:-1])):
             raise ValueError("word keys are not sorted and unique")
-        self.word_keys_ = word_keys
+        self.word_keys_ = np.asarray(word_keys)
         self.word_rows_ = sp.csr_matrix((data, indices, indptr), shape=(len(word_keys), self.width))
         self.word_index_ = ngrams.KeyIndex(word_keys)
+
+
+CHUNK_CHARS = 8_000_000  # characters analysed at once: bounds the memory of the occurrence arrays
+
+
+def _chunked(docs: list[str]) -> bool:
+    """Whether ``docs`` are analysed in several chunks."""
+    return len(docs) > 1 and sum(map(len, docs)) > CHUNK_CHARS
+
+
+def _chunks(docs: list[str]) -> Iterator[list[str]]:
+    """Consecutive runs of documents of about ``CHUNK_CHARS`` characters (at least one document each)."""
+    start, size = 0, 0
+    for i, doc in enumerate(docs):
+        size += len(doc)
+        if size >= CHUNK_CHARS:
+            yield docs[start: i + 1]
+            start, size = i + 1, 0
+    if start < len(docs):
+        yield docs[start:]
+
+
+def _merge_statistics(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """(keys, counts, df) of several chunks or parts, summed per key; keys sorted and distinct."""
+    keys = np.concatenate([p[0] for p in parts])
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else np.zeros(0, dtype=np.int64)
+    counts = np.add.reduceat(np.concatenate([p[1] for p in parts])[order], starts) if len(keys) else keys
+    df = np.add.reduceat(np.concatenate([p[2] for p in parts])[order], starts) if len(keys) else keys
+    return keys[starts], counts, df
 
 
 def _canonical(X: Any) -> sp.csr_matrix:

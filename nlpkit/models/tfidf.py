@@ -161,7 +161,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if len(y) != len(items):
             raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
         self.pairs_ = isinstance(items[0], tuple)
-        texts = [item[1] for item in items] if self.pairs_ else items
+        texts = [str(item[1]) for item in items] if self.pairs_ else [str(item) for item in items]
         self.char_ngrams_ = self.char_ngrams if self.char_ngrams is not None else use_char_ngrams(texts)
         self.features_ = self._features()
         self.classifier_ = self._classifier(y).fit(self.features_.fit_transform(self._columns(items)), y)
