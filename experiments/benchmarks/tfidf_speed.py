@@ -172,6 +172,64 @@ def job_main(path: str) -> None:
     Path(path).with_name(f"{job['contender']}.result.json").write_text(json.dumps(out))
 
 
+# -- where the time goes ----------------------------------------------------------------------------------
+def _clock(step: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = step()
+    return time.perf_counter() - start, out
+
+
+def profile(dataset: str, data: dict[str, Any]) -> list[str]:
+    """Seconds per phase of fitting (train split) and predicting (test split), before and after this change."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from nlpkit.models import tfidf_arrays
+    from nlpkit.models.registry import build_model
+    from nlpkit.models.tfidf import use_char_ngrams
+
+    (X, y), (T, _) = data["train"], data["test"]
+    rows = [f"| {dataset} | phase | before (scikit-learn vectorizers, old defaults) | after (nlpkit defaults) |",
+            "|---|---|---:|---:|"]
+    old_word = TfidfVectorizer(ngram_range=(1, 2), max_features=50000, sublinear_tf=True, strip_accents="unicode")
+    old_char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=50000, sublinear_tf=True)
+    before = {"fit: word n-grams": _clock(lambda: old_word.fit_transform(X)),
+              "fit: char n-grams": _clock(lambda: old_char.fit_transform(X))}
+    A = sp.hstack([before["fit: word n-grams"][1], before["fit: char n-grams"][1]]).tocsr()
+    before["fit: logistic regression"] = _clock(lambda: LogisticRegression(C=10.0, class_weight="balanced",
+                                                                           max_iter=3000).fit(A, y))
+    before["predict: word n-grams"] = _clock(lambda: old_word.transform(T))
+    before["predict: char n-grams"] = _clock(lambda: old_char.transform(T))
+    lr = before["fit: logistic regression"][1]
+    B = sp.hstack([before["predict: word n-grams"][1], before["predict: char n-grams"][1]]).tocsr()
+    before["predict: classifier"] = _clock(lambda: lr.predict_proba(B))
+    model = build_model({"kind": "tfidf_logreg.v1"})
+    model.pairs_, model.char_ngrams_ = False, use_char_ngrams(list(X))
+    features = model._features()
+    after = {}
+    for name, vectorizer in features.transformer_list:
+        after[f"fit: {name} n-grams"] = _clock(lambda v=vectorizer: v.fit_transform(X))
+    A = sp.hstack([after[f"fit: {name} n-grams"][1] for name, _ in features.transformer_list]).tocsr()
+    after["fit: logistic regression"] = _clock(lambda: model._classifier(np.asarray(y)).fit(A, y))
+    model.features_, model.classifier_ = features, after["fit: logistic regression"][1]
+    model.classes_ = model.classifier_.classes_
+    with tempfile.TemporaryDirectory() as tmp:
+        tfidf_arrays.save(model, Path(tmp))
+        loaded = tfidf_arrays.load(Path(tmp))
+    for block, (name, _) in zip(loaded.blocks_, features.transformer_list):
+        after[f"predict: {name} n-grams"] = _clock(lambda b=block: b.transform(T))
+    F = loaded.features(T)
+    after["predict: classifier"] = _clock(lambda: loaded.classifier_.proba(F))
+    for phase in sorted(before.keys() | after.keys(), key=lambda k: (not k.startswith("fit"), k)):
+        b = f"{before[phase][0]:.3f}" if phase in before else "–"
+        a = f"{after[phase][0]:.3f}" if phase in after else "– (off)"
+        rows.append(f"| | {phase} | {b} | {a} |")
+    return rows
+
+
 # -- the driver --------------------------------------------------------------------------------------------
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -230,10 +288,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--autotune-seconds", type=int, default=60)
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--out", default="tfidf_speed.md", help="markdown table written here too")
+    p.add_argument("--profile", action="store_true", help="seconds per phase, before and after, in this process")
     p.add_argument("--job", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.job:
         return job_main(args.job)
+    if args.profile:
+        return print_profiles(args)
     lines = [f"uptime before: {load_average()}; threads per process: {args.threads}", "", HEADER]
     print("\n".join(lines), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,6 +307,27 @@ def main(argv: list[str] | None = None) -> None:
                 lines.append(row)
                 print(row, flush=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
+
+
+def print_profiles(args: argparse.Namespace) -> None:
+    """The phase tables of ``--profile`` (one process, threads as set in the environment)."""
+    lines = [f"uptime before: {load_average()}", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in args.datasets:
+            path = Path(tmp) / f"{dataset}.json"
+            write_splits(dataset, path)
+            data = {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
+            lines += [*profile(dataset, data), ""]
+            print("\n".join(profile_tail(lines)), flush=True)
+    lines.append(f"uptime after: {load_average()}")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(lines[-1])
+
+
+def profile_tail(lines: list[str]) -> list[str]:
+    """The last table of ``lines`` (for printing as it comes)."""
+    start = max(i for i, line in enumerate(lines) if line.startswith("|---")) - 1
+    return lines[start:]
 
 
 if __name__ == "__main__":
