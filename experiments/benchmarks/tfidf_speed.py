@@ -16,6 +16,8 @@ its peak resident set (``ru_maxrss``) and that peak minus the resident set befor
 - ``script``: ``TfidfVectorizer(1-2-grams, sublinear, min_df=2)`` + ``LogisticRegression``, its C chosen on the
   validation split from 0.3/1/3/10/30/100 as a researcher tuning it would (fit = vectorising + all six fits;
   ``final fit`` = vectorising + the chosen C's fit alone).
+- ``limit``: the single-core tokenisation limit (lower-case + scikit-learn's token regex, nothing else): how far
+  each contender's docs/s is from the least work a bag-of-words model must do.
 - ``fasttext``: ``train_supervised`` autotuned on the validation split (``--autotune-seconds``, default 60),
   then the model autotune chose; ``final fit`` retrains with the chosen arguments.
 
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 DATASETS = ("conflibert_cameo5", "un_quadclass", "bbc_news", "allsides_topic")
-CONTENDERS = ("nlpkit", "nlpkit_before", "script", "fasttext")
+CONTENDERS = ("nlpkit", "nlpkit_before", "script", "fasttext", "limit")
 GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
@@ -154,7 +156,19 @@ def _timed_predict(predict: Any, texts: list[str]) -> dict[str, Any]:
     return {"y_pred": labels, "predict_seconds": seconds, "docs_per_second": len(texts) / seconds}
 
 
-RUNNERS = {"nlpkit": run_nlpkit, "nlpkit_before": run_before, "script": run_script, "fasttext": run_fasttext}
+def run_limit(data: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """The single-core tokenisation limit: lower-casing and finding the words (scikit-learn's token pattern), the
+    least any bag-of-words model does per document; no features, no classifier."""
+    from nlpkit.models.ngrams import TOKEN
+
+    def tokenise(texts: list[str]) -> list[str]:
+        return [str(len(TOKEN.findall(t.lower()))) for t in texts]
+
+    return {"fit_seconds": 0.0, **_timed_predict(tokenise, data["test"][0]), "notes": "upper bound on docs/s"}
+
+
+RUNNERS = {"nlpkit": run_nlpkit, "nlpkit_before": run_before, "script": run_script, "fasttext": run_fasttext,
+           "limit": run_limit}
 
 
 def job_main(path: str) -> None:
@@ -168,7 +182,8 @@ def job_main(path: str) -> None:
     base = rss_mib()
     out = RUNNERS[job["contender"]](data, job)
     out["peak_rss_mib"], out["added_rss_mib"] = peak_mib(), peak_mib() - base
-    out["macro_f1"] = macro_f1(data["test"][1], out.pop("y_pred"))
+    predicted = out.pop("y_pred")
+    out["macro_f1"] = macro_f1(data["test"][1], predicted) if job["contender"] != "limit" else float("nan")
     Path(path).with_name(f"{job['contender']}.result.json").write_text(json.dumps(out))
 
 
