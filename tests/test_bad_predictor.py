@@ -228,7 +228,8 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[NlpkitError], tuple[str, ...]]
      (r"tfidf\.json is not readable JSON \(JSONDecodeError\)", r"expected nlpkit's TF-IDF description",
       r"Fix: load only")),
     ("spec-other-format", lambda c: load(c, resealed(spec_edit(lambda s: {**s, "format": "other/9"}))), ModelLoadError,
-     (r"tfidf\.json has format 'other/9'", r"expected one of \('nlpkit-tfidf/1', 'nlpkit-tfidf/2'\)", r"Fix: load it with the nlpkit version")),
+     (r"tfidf\.json has format 'other/9'", r"expected one of \('nlpkit-tfidf/1', 'nlpkit-tfidf/2'\)",
+      r"Fix: load it with the nlpkit version")),
     ("spec-block-dropped", lambda c: load(c, resealed(spec_edit(lambda s: {**s, "blocks": s["blocks"][:0]}))),
      ModelLoadError, (r"holds an inconsistent TF-IDF model \(ValueError: the features are 0 wide but the classifier "
                       r"takes \d+\)", r"expected the tfidf\.json and tfidf\.npz nlpkit writes together", r"Fix:")),
