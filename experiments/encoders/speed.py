@@ -116,6 +116,15 @@ def rows_of(results: dict, loaded: dict[str, Predictor], gold: list[str], ceilin
     return sorted(out, key=lambda row: (row["padding"], list(RUNTIMES).index(row["runtime"])))
 
 
+def threads() -> tuple[int, int]:
+    """(torch's intra-op threads, the ONNX Runtime sessions' intra-op threads as nlpkit sets them)."""
+    import torch
+
+    from nlpkit.threads import default_threads
+
+    return torch.get_num_threads(), default_threads()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="the benchmark data sets folder")
@@ -146,7 +155,8 @@ def main() -> None:
         print("\nONNX Runtime per-operator shares of the FP32 graph (1 thread, 16 x 128 tokens):")
         print(operator_shares(Path(folder)))
     print(f"\npredictor: {args.predictor or 'embed_logreg fitted on ConfliBERT train (escalation)'}; "
-          f"n={len(texts)}, batch size {loaded['torch'].model.batch_size}, best of {args.repeats}; "
+          f"n={len(texts)}, batch size {loaded['torch'].model.batch_size}, best of {args.repeats}; threads: "
+          f"torch {threads()[0]}, ONNX Runtime {threads()[1]}; "
           f"load (1/5/15 min) before: {before}, after: {uptime()}; {time.perf_counter() - start:.0f} s in all")
 
 
