@@ -9,26 +9,33 @@ interleaved passes, after a warm-up), so the three runtimes see the same load; l
 outputs. The 2-core FP32 ceiling: FLOPs per 128-token MiniLM sequence (from the encoder's config) against the
 GEMM rate measured here (an ONNX Runtime MatMul of the model's FFN shape), beside the environment's figure
 (~115 sequences/s). "Where the time goes": nlpkit's end-to-end ``predict_proba`` split into tokenisation,
-batching/padding, the runner and the head, and ONNX Runtime's per-operator shares. Run from the repository root:
+batching/padding, the runner and the head, and ONNX Runtime's per-operator shares. Both runtimes get
+``OMP_NUM_THREADS`` threads (default 2). Run from the repository root:
 
     python experiments/encoders/speed.py [--data ../shared/datasets] [--predictor DIR] [--repeats 3]
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
+import os
 
-import numpy as np
-from common import data_root, table, uptime
-from sklearn.metrics import f1_score
+# Both runtimes get the same threads: torch reads OMP_NUM_THREADS when it loads, and nlpkit's ONNX Runtime sessions
+# take it as the user's choice (nlpkit.threads); 2 = the 2-core comparison. OMP_NUM_THREADS=1 python ... for 1.
+THREADS = int(os.environ.setdefault("OMP_NUM_THREADS", "2"))
 
-from nlpkit import Predictor
-from nlpkit.models import long_text
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+from common import data_root, table, uptime  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
+
+from nlpkit import Predictor  # noqa: E402
+from nlpkit.models import long_text  # noqa: E402
 
 ESCALATION = {"material_conflict": "escalatory", "verbal_conflict": "escalatory", "make_a_statement": "neutral",
               "material_cooperation": "de_escalatory", "verbal_cooperation": "de_escalatory"}
@@ -122,6 +129,7 @@ def threads() -> tuple[int, int]:
 
     from nlpkit.threads import default_threads
 
+    torch.set_num_threads(THREADS)
     return torch.get_num_threads(), default_threads()
 
 
@@ -137,6 +145,7 @@ def main() -> None:
     from profile_parts import ceiling, operator_shares, where_time_goes
 
     before, start = uptime(), time.perf_counter()
+    torch_threads, ort_threads = threads()
     with tempfile.TemporaryDirectory(prefix="nlpkit-speed-") as tmp:
         folder = args.predictor or fit_predictor(data, Path(tmp) / "predictor")
         loaded = {name: Predictor.load(folder, **options) for name, options in RUNTIMES.items()}
@@ -156,7 +165,7 @@ def main() -> None:
         print(operator_shares(Path(folder)))
     print(f"\npredictor: {args.predictor or 'embed_logreg fitted on ConfliBERT train (escalation)'}; "
           f"n={len(texts)}, batch size {loaded['torch'].model.batch_size}, best of {args.repeats}; threads: "
-          f"torch {threads()[0]}, ONNX Runtime {threads()[1]}; "
+          f"torch {torch_threads}, ONNX Runtime {ort_threads}; "
           f"load (1/5/15 min) before: {before}, after: {uptime()}; {time.perf_counter() - start:.0f} s in all")
 
 
