@@ -44,7 +44,7 @@ class EncoderModelConfig(ModelConfig):
 @dataclass
 class EmbedModelConfig(EncoderModelConfig):
     kind: str = "embed_logreg.v1"
-    C: float = 1.0
+    C: Optional[float] = None  # null: chosen from embed_head.C_GRID by 5-fold CV on the training embeddings
     class_weight: Optional[str] = "balanced"
 
 
