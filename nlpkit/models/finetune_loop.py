@@ -48,6 +48,7 @@ class Loop:
         self.clf, self.train, self.labels, self.val, self.val_labels = clf, train, labels, val, val_labels
         self.epochs = epochs or clf.epochs
         self.windows = _windows_by_doc(train)
+        self.input_names = self._input_names()
         self.generator = torch.Generator().manual_seed(clf.random_state)
         self.history: list[dict[str, float]] = []
         self.best_epoch, self.best_f1 = 0, -1.0
@@ -89,40 +90,55 @@ class Loop:
 
     # -- steps -----------------------------------------------------------------------------------------
     def _epoch(self, optimizer: Any, scheduler: Any, loss_fn: Any, bar: Any) -> float:
+        """One pass over the training documents; the mean training loss (summed as a tensor: no sync per step)."""
         import torch
 
-        model = self.clf.model_
-        model.train()
-        total, seen = 0.0, 0
+        self.clf.model_.train()
+        total, seen = torch.zeros((), dtype=torch.float64), 0
         for docs in self._doc_batches():
-            logits = self._doc_logits(docs)
-            loss = loss_fn(logits, torch.as_tensor(self.labels[docs], dtype=torch.long))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            total, seen = total + float(loss.detach()) * len(docs), seen + len(docs)
+            loss = loss_fn(self._forward(self._inputs(docs), docs), torch.as_tensor(self.labels[docs], dtype=torch.long))
+            self._backward(loss)
+            self._update(optimizer, scheduler)
+            total += loss.detach().double() * len(docs)
+            seen += len(docs)
             if bar is not None:
                 bar.update(1)
-        model.eval()
-        return total / max(seen, 1)
+        self.clf.model_.eval()
+        return float(total) / max(seen, 1)
 
-    def _doc_logits(self, docs: np.ndarray) -> Any:
-        """Logits per document: its windows' logits pooled by ``chunk_pooling`` (one window: as is)."""
+    # The phases of a step, one method each (experiments/finetune_speed/profile.py times them).
+    def _inputs(self, docs: np.ndarray) -> dict[str, Any]:
+        """The windows of ``docs`` as tensors padded to the longest window in the batch."""
         import torch
 
         rows = [w for d in docs for w in self.windows[d]]
-        owner = torch.as_tensor([i for i, d in enumerate(docs) for _ in self.windows[d]], dtype=torch.long)
         batch = long_text.pad([self.train.ids[r] for r in rows], [self.train.types[r] for r in rows],
                               self.clf.tokenizer_.pad_token_id or 0)
-        names = [n for n in batch if n in set(self._input_names())]
-        logits = self.clf.model_(**{n: torch.from_numpy(batch[n]) for n in names}).logits
-        if len(rows) == len(docs):
+        return {n: torch.from_numpy(batch[n]) for n in self.input_names}
+
+    def _forward(self, inputs: dict[str, Any], docs: np.ndarray) -> Any:
+        """Logits per document: its windows' logits pooled by ``chunk_pooling`` (one window: as is)."""
+        import torch
+
+        logits = self.clf.model_(**inputs).logits
+        if logits.shape[0] == len(docs):
             return logits
+        owner = torch.as_tensor([i for i, d in enumerate(docs) for _ in self.windows[d]], dtype=torch.long)
         how = "amax" if self.clf._pooling() == "max" else "mean"
         out = torch.zeros(len(docs), logits.shape[1], dtype=logits.dtype)
         return out.scatter_reduce(0, owner[:, None].expand_as(logits), logits, how, include_self=False)
+
+    def _backward(self, loss: Any) -> None:
+        loss.backward()
+
+    def _update(self, optimizer: Any, scheduler: Any) -> None:
+        """Clip the gradient norm at 1, step the optimizer and the schedule, clear the gradients."""
+        import torch
+
+        torch.nn.utils.clip_grad_norm_(self.clf.model_.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
 
     def _doc_batches(self) -> list[np.ndarray]:
         """Shuffled documents grouped so that each batch holds about ``batch_size`` windows."""
