@@ -106,7 +106,7 @@ class Loop:
         self.clf.model_.eval()
         return float(total) / max(seen, 1)
 
-    # The phases of a step, one method each (experiments/finetune_speed/profile.py times them).
+    # The phases of a step, one method each (experiments/finetune_speed/phases.py times them).
     def _inputs(self, docs: np.ndarray) -> dict[str, Any]:
         """The windows of ``docs`` as tensors padded to the longest window in the batch."""
         import torch

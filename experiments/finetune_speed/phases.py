@@ -3,7 +3,7 @@
 Times the phases of ``nlpkit.models.finetune_loop.Loop`` (one method each) by wrapping them with a clock, on the
 same recipe and data as ``run.py`` (one epoch of ``--steps`` steps, no hold-out). From the repository root:
 
-    python experiments/finetune_speed/profile.py --data ../shared/datasets/conflibert_cameo
+    python experiments/finetune_speed/phases.py --data ../shared/datasets/conflibert_cameo
 
 Phases: ``inputs`` (batch collation: pad the pre-tokenised windows, make tensors), ``forward`` (encoder + head,
 pooling), ``backward``, ``update`` (clip the gradient norm, optimizer step, schedule, zero the gradients), and
