@@ -1,0 +1,106 @@
+"""The fine-tuning loop's batches and optimizer (nlpkit/models/finetune_loop.py): each epoch uses every document
+exactly once, batches are padded to their longest window, length grouping is seeded and cuts padding, AdamW is
+fused. Real tokenizer and a tiny randomly initialised BERT (conftest.tiny_encoder); no timing assertions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers", reason="the encoder families need `pip install -e .[transformers]`")
+
+from conftest import DE_ESCALATORY, ESCALATORY, NEUTRAL, tiny_model_overrides  # noqa: E402
+from nlpkit.errors import ConfigError  # noqa: E402
+from nlpkit.models.finetune import FinetuneClassifier  # noqa: E402
+from nlpkit.models.finetune_loop import Loop, fill_batches, length_grouped  # noqa: E402
+
+# Texts of very different lengths (1 to 12 copies of a sentence), so padding depends on who shares a batch.
+TEXTS = [" ".join([t] * (1 + i % 6)) for i, t in enumerate((ESCALATORY + DE_ESCALATORY + NEUTRAL) * 4)]
+LABELS = (["escalatory"] * 4 + ["de_escalatory"] * 4 + ["neutral"] * 4) * 4
+
+
+def fitted(**params) -> FinetuneClassifier:
+    overrides = {**tiny_model_overrides("finetune.v1"), "epochs": 1, "batch_size": 4, "max_length": 64, **params}
+    return FinetuneClassifier(**overrides).fit(TEXTS, LABELS)
+
+
+def loop_of(clf: FinetuneClassifier, long_text: str = "head") -> Loop:
+    """A fresh loop over TEXTS with ``clf``'s settings (its tokenizer, seed and batching); ``chunks``: windows of
+    at most 24 tokens, so that the longer texts (up to 44 tokens) span several windows."""
+    clf.set_params(long_text=long_text, max_length=24 if long_text == "chunks" else 64)
+    return Loop(clf, clf._encode(TEXTS), np.searchsorted(clf.classes_, LABELS), None, None)
+
+
+def padded_cells(loop: Loop) -> tuple[int, int]:
+    """(padding cells, real tokens) over one epoch of ``loop``'s batches."""
+    pads = real = 0
+    for docs in loop._doc_batches():
+        mask = loop._inputs(docs)["attention_mask"].numpy()
+        pads, real = pads + int((mask == 0).sum()), real + int(mask.sum())
+    return pads, real
+
+
+@pytest.fixture(scope="module")
+def grouped(tiny_encoder_dir) -> FinetuneClassifier:
+    return fitted()
+
+
+@pytest.mark.parametrize("long_text", ["head", "chunks"])
+def test_every_document_once_per_epoch_and_each_batch_padded_to_its_longest_window(grouped, long_text):
+    loop = loop_of(grouped, long_text)
+    assert (max(len(w) for w in loop.windows) > 1) == (long_text == "chunks")  # chunks: documents of several windows
+    for _ in range(3):  # three epochs
+        batches = loop._doc_batches()
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(TEXTS)))
+        for docs in batches:
+            ids = loop._inputs(docs)["input_ids"]
+            windows = [loop.train.ids[w] for d in docs for w in loop.windows[d]]
+            assert ids.shape == (len(windows), max(len(w) for w in windows))
+            assert [row[: len(w)] for row, w in zip(ids.tolist(), windows)] == windows
+    loop_of(grouped)  # back to the fixture's settings
+
+
+def test_length_grouping_is_seeded_changes_each_epoch_and_cuts_padding(grouped):
+    a, b = loop_of(grouped), loop_of(grouped)
+    first, again = a._doc_batches(), b._doc_batches()
+    assert [x.tolist() for x in first] == [x.tolist() for x in again]  # same seed, same batches
+    assert [x.tolist() for x in a._doc_batches()] != [x.tolist() for x in first]  # the next epoch reshuffles
+    other = loop_of(grouped.set_params(random_state=1))._doc_batches()
+    assert [x.tolist() for x in other] != [x.tolist() for x in first]
+    grouped.set_params(random_state=0)
+    grouped_pads, real = padded_cells(loop_of(grouped))
+    random_pads, same_real = padded_cells(loop_of(grouped.set_params(group_by_length=False)))
+    grouped.set_params(group_by_length=True)
+    assert real == same_real and grouped_pads < 0.5 * random_pads, (grouped_pads, random_pads)
+
+
+def test_length_grouped_sorts_within_mega_batches_and_keeps_every_index():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 120, size=1000)
+    order = rng.permutation(1000)
+    out = length_grouped(order, lengths, batch_size=8)  # mega-batches of 50 x 8 = 400
+    assert sorted(out.tolist()) == list(range(1000))
+    for start in (0, 400, 800):
+        part = out[start:start + 400]
+        assert set(part.tolist()) == set(order[start:start + 400].tolist())  # grouping never crosses a mega-batch
+        assert np.all(np.diff(lengths[part]) <= 0)  # longest first
+
+
+def test_fill_batches_closes_a_batch_once_it_holds_batch_size_windows():
+    sizes = np.array([1, 3, 1, 1, 2, 1, 1])
+    batches = fill_batches(np.arange(7), sizes, batch_size=4)
+    assert [b.tolist() for b in batches] == [[0, 1], [2, 3, 4], [5, 6]]
+
+
+def test_adamw_is_fused_and_training_stays_reproducible(grouped):
+    optimizer, _ = loop_of(grouped)._optimizer()
+    assert optimizer.defaults["fused"] is True
+    again = fitted()
+    np.testing.assert_array_equal(again.predict_proba(TEXTS[:8]), grouped.predict_proba(TEXTS[:8]))
+    assert [r["train_loss"] for r in again.history_] == [r["train_loss"] for r in grouped.history_]
+
+
+def test_group_by_length_must_be_a_bool(tiny_encoder_dir):
+    with pytest.raises(ConfigError, match=r"^model\.group_by_length must be true or false; got 'yes'\. "
+                                          r"Fix: e\.g\. model\.group_by_length=false\.$"):
+        fitted(group_by_length="yes")
