@@ -17,18 +17,20 @@ from nlpkit.models.finetune_loop import Loop, fill_batches, length_grouped  # no
 # Texts of very different lengths (1 to 12 copies of a sentence), so padding depends on who shares a batch.
 TEXTS = [" ".join([t] * (1 + i % 6)) for i, t in enumerate((ESCALATORY + DE_ESCALATORY + NEUTRAL) * 4)]
 LABELS = (["escalatory"] * 4 + ["de_escalatory"] * 4 + ["neutral"] * 4) * 4
+MANY = TEXTS * 5  # 240 documents: more than one mega-batch (50 batches of 4), so length grouping applies
 
 
-def fitted(**params) -> FinetuneClassifier:
+def fitted(texts: list[str] = TEXTS, **params) -> FinetuneClassifier:
     overrides = {**tiny_model_overrides("finetune.v1"), "epochs": 1, "batch_size": 4, "max_length": 64, **params}
-    return FinetuneClassifier(**overrides).fit(TEXTS, LABELS)
+    return FinetuneClassifier(**overrides).fit(texts, (LABELS * 5)[: len(texts)])
 
 
-def loop_of(clf: FinetuneClassifier, long_text: str = "head") -> Loop:
+def loop_of(clf: FinetuneClassifier, long_text: str = "head", texts: list[str] = MANY) -> Loop:
     """A fresh loop over TEXTS with ``clf``'s settings (its tokenizer, seed and batching); ``chunks``: windows of
     at most 24 tokens, so that the longer texts (up to 44 tokens) span several windows."""
     clf.set_params(long_text=long_text, max_length=24 if long_text == "chunks" else 64)
-    return Loop(clf, clf._encode(TEXTS), np.searchsorted(clf.classes_, LABELS), None, None)
+    labels = np.searchsorted(clf.classes_, (LABELS * 5)[: len(texts)])
+    return Loop(clf, clf._encode(texts), labels, None, None)
 
 
 def padded_cells(loop: Loop) -> tuple[int, int]:
@@ -51,7 +53,7 @@ def test_every_document_once_per_epoch_and_each_batch_padded_to_its_longest_wind
     assert (max(len(w) for w in loop.windows) > 1) == (long_text == "chunks")  # chunks: documents of several windows
     for _ in range(3):  # three epochs
         batches = loop._doc_batches()
-        assert sorted(np.concatenate(batches).tolist()) == list(range(len(TEXTS)))
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(MANY)))
         for docs in batches:
             ids = loop._inputs(docs)["input_ids"]
             windows = [loop.train.ids[w] for d in docs for w in loop.windows[d]]
@@ -78,12 +80,17 @@ def test_length_grouped_sorts_within_mega_batches_and_keeps_every_index():
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 120, size=1000)
     order = rng.permutation(1000)
-    out = length_grouped(order, lengths, batch_size=8)  # mega-batches of 50 x 8 = 400
+    out = length_grouped(order, lengths, batch_size=8)  # mega-batches of 50 x 8 = 400; the last takes the rest
     assert sorted(out.tolist()) == list(range(1000))
-    for start in (0, 400, 800):
-        part = out[start:start + 400]
-        assert set(part.tolist()) == set(order[start:start + 400].tolist())  # grouping never crosses a mega-batch
+    for start, end in ((0, 400), (400, 1000)):
+        part = out[start:end]
+        assert set(part.tolist()) == set(order[start:end].tolist())  # grouping never crosses a mega-batch
         assert np.all(np.diff(lengths[part]) <= 0)  # longest first
+
+
+def test_fewer_documents_than_one_mega_batch_are_not_grouped():
+    order = np.random.default_rng(1).permutation(399)
+    assert length_grouped(order, np.arange(399), batch_size=8) is order
 
 
 def test_fill_batches_closes_a_batch_once_it_holds_batch_size_windows():
@@ -92,12 +99,14 @@ def test_fill_batches_closes_a_batch_once_it_holds_batch_size_windows():
     assert [b.tolist() for b in batches] == [[0, 1], [2, 3, 4], [5, 6]]
 
 
-def test_adamw_is_fused_and_training_stays_reproducible(grouped):
+def test_adamw_is_fused_and_grouped_training_is_reproducible(grouped):
     optimizer, _ = loop_of(grouped)._optimizer()
     assert optimizer.defaults["fused"] is True
-    again = fitted()
-    np.testing.assert_array_equal(again.predict_proba(TEXTS[:8]), grouped.predict_proba(TEXTS[:8]))
-    assert [r["train_loss"] for r in again.history_] == [r["train_loss"] for r in grouped.history_]
+    a, b = fitted(MANY, epochs=2), fitted(MANY, epochs=2)  # 240 documents: the length-grouped path
+    np.testing.assert_array_equal(a.predict_proba(TEXTS), b.predict_proba(TEXTS))
+    assert [r["train_loss"] for r in a.history_] == [r["train_loss"] for r in b.history_]
+    ungrouped = fitted(MANY, epochs=2, group_by_length=False)
+    assert [r["train_loss"] for r in ungrouped.history_] != [r["train_loss"] for r in a.history_]
 
 
 def test_group_by_length_must_be_a_bool(tiny_encoder_dir):

@@ -233,12 +233,17 @@ def fill_batches(order: np.ndarray, sizes: np.ndarray, batch_size: int) -> list[
 
 
 def length_grouped(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> np.ndarray:
-    """``order`` cut into mega-batches of ``MEGA_BATCHES x batch_size`` documents, each sorted by length (longest
-    first): neighbours then have similar lengths, so a batch padded to its longest window carries little
-    padding, while which documents meet in a batch stays random (the HF Trainer's ``group_by_length``)."""
+    """``order`` cut into mega-batches of at least ``MEGA_BATCHES x batch_size`` documents (the remainder joins
+    the last), each sorted by length, longest first: neighbours then have similar lengths, so a batch padded to
+    its longest window carries little padding, while which documents meet in a batch stays random (the HF
+    Trainer's ``group_by_length``). Fewer documents than one mega-batch stay in ``order``: sorting a small set
+    whole would put the same documents together in every epoch (and tiny sets cost little padding anyway)."""
     size = MEGA_BATCHES * batch_size
-    parts = [order[i:i + size] for i in range(0, len(order), size)]
-    return np.concatenate([p[np.argsort(-lengths[p], kind="stable")] for p in parts]) if parts else order
+    if len(order) < size:
+        return order
+    bounds = [*range(0, len(order) // size * size, size), len(order)]
+    parts = [order[a:b] for a, b in zip(bounds, bounds[1:])]
+    return np.concatenate([p[np.argsort(-lengths[p], kind="stable")] for p in parts])
 
 
 def adamw(groups: list[dict[str, Any]], lr: float) -> Any:
