@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 ESCALATION = {"material_conflict": "escalatory", "verbal_conflict": "escalatory",
               "material_cooperation": "de_escalatory", "verbal_cooperation": "de_escalatory",
               "make_a_statement": "neutral"}
-SYSTEMS = ("nlpkit", "trainer_random", "trainer_group_by_length")
+SYSTEMS = ("nlpkit", "nlpkit_ungrouped", "trainer_random", "trainer_group_by_length")
 COLUMNS = ["data", "system", "threads", "steps", "examples", "loop s", "examples/s", "vs best Trainer",
            "peak RSS MiB", "mean train loss", "load before → after"]
 
@@ -71,8 +71,8 @@ def child(args: argparse.Namespace) -> None:
     texts, labels = load_cameo(args.data) if args.child_data == "conflibert_cameo" else load_embedded()
     texts, labels = sample(texts, labels, args.steps * args.batch, args.seed)
     load = os.getloadavg()[0]
-    if args.child == "nlpkit":
-        row: dict[str, Any] = systems.nlpkit(texts, labels, args)
+    if args.child.startswith("nlpkit"):
+        row: dict[str, Any] = systems.nlpkit(texts, labels, args, group_by_length=args.child == "nlpkit")
     else:
         row = systems.trainer(texts, labels, args, args.child.removeprefix("trainer_"))
     row.update(data=args.child_data, system=args.child, threads=torch.get_num_threads(), examples=len(texts),
@@ -99,7 +99,7 @@ def run_child(system: str, data: str, args: argparse.Namespace) -> dict[str, Any
 def table(rows: list[dict[str, Any]], batch: int) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
-        best = max((x["examples_per_s"] for x in rows if x["data"] == r["data"] and x["system"] != "nlpkit"),
+        best = max((x["examples_per_s"] for x in rows if x["data"] == r["data"] and not x["system"].startswith("nlpkit")),
                    default=float("nan"))
         cells = [r["data"], r["system"], r["threads"], int(r["steps"]), r["examples"], f"{r['loop_s']:.1f}",
                  f"{r['examples_per_s']:.1f}", f"{r['examples_per_s'] / best:.2f}x", f"{r['peak_rss_mib']:.0f}",
@@ -113,7 +113,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "conflibert_cameo",
                         help="the conflibert_cameo folder (train.csv); skipped, with the reason, when absent")
     parser.add_argument("--embedded", action="store_true", help="also run on nlpkit's embedded corpus (escalation)")
-    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
+                        help="nlpkit_ungrouped: nlpkit with model.group_by_length=false")
     parser.add_argument("--steps", type=int, default=60, help="optimizer steps per system (one epoch of steps x batch)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=128)

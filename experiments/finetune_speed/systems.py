@@ -15,13 +15,13 @@ from typing import Any
 LR = 5e-5
 
 
-def nlpkit(texts: list[str], labels: list[str], args: Any) -> dict[str, float]:
+def nlpkit(texts: list[str], labels: list[str], args: Any, group_by_length: bool = True) -> dict[str, float]:
     """nlpkit's ``FinetuneClassifier`` with the Trainer's recipe (no hold-out, warm-up or weight decay)."""
     from nlpkit.models.finetune import FinetuneClassifier
 
     clf = FinetuneClassifier(epochs=1, learning_rate=LR, batch_size=args.batch, max_length=args.max_length,
                              validation_fraction=0, warmup_ratio=0, weight_decay=0, progress=False,
-                             random_state=args.seed)
+                             group_by_length=group_by_length, random_state=args.seed)
     clf.fit(texts, labels)
     row = clf.history_[0]
     return {"loop_s": row["epoch_seconds"], "train_loss": row["train_loss"], "steps": -(-len(texts) // args.batch)}

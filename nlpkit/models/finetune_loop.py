@@ -149,10 +149,11 @@ class Loop:
         import torch
 
         order = torch.randperm(len(self.windows), generator=self.generator).numpy()
-        if not self.clf.group_by_length:
-            return fill_batches(order, self.sizes, self.clf.batch_size)
-        batches = fill_batches(length_grouped(order, self.longest, self.clf.batch_size), self.sizes, self.clf.batch_size)
-        shuffle = torch.randperm(len(batches), generator=self.generator).numpy()
+        grouped = length_grouped(order, self.longest, self.clf.batch_size) if self.clf.group_by_length else order
+        batches = fill_batches(grouped, self.sizes, self.clf.batch_size)
+        if grouped is order:  # not grouped (or too few documents): the shuffled order as it is
+            return batches
+        shuffle = torch.randperm(len(batches), generator=self.generator).numpy()  # grouped batches, random order
         return [batches[i] for i in shuffle]
 
     def _optimizer(self) -> tuple[Any, Any]:
