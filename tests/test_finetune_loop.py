@@ -4,6 +4,11 @@ fused. Real tokenizer and a tiny randomly initialised BERT (conftest.tiny_encode
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -113,3 +118,31 @@ def test_group_by_length_must_be_a_bool(tiny_encoder_dir):
     with pytest.raises(ConfigError, match=r"^model\.group_by_length must be true or false; got 'yes'\. "
                                           r"Fix: e\.g\. model\.group_by_length=false\.$"):
         fitted(group_by_length="yes")
+
+
+SPEED = Path(__file__).resolve().parents[1] / "experiments" / "finetune_speed" / "run.py"
+
+
+def test_speed_benchmark_skips_with_the_reason_when_the_data_is_absent(tmp_path):
+    done = subprocess.run([sys.executable, str(SPEED), "--data", str(tmp_path / "nowhere")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"skipping conflibert_cameo: {tmp_path / 'nowhere' / 'train.csv'} not found (pass --data FOLDER)" in done.stdout
+
+
+@pytest.mark.slow
+def test_speed_benchmark_runs_nlpkit_and_the_trainer_on_the_same_steps(tmp_path):
+    """Two steps of each system on a written 16-sentence file (the packaged MiniLM; about a minute per system)."""
+    rows = [("The army shelled the town.", "material_conflict"), ("Leaders met for talks.", "verbal_cooperation"),
+            ("He made a statement.", "make_a_statement"), ("They condemned the vote.", "verbal_conflict")] * 4
+    lines = ["text,label,label_name"] + [f'"{t}",0,{name}' for t, name in rows]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cmd = [sys.executable, str(SPEED), "--data", str(tmp_path), "--steps", "2", "--rounds", "1", "--threads", "1",
+           "--systems", "nlpkit", "trainer_random"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [(r["system"], r["steps"], r["examples"], r["threads"]) for r in results] == [
+        ("nlpkit", 2, 16, 1), ("trainer_random", 2, 16, 1)]
+    assert all(r["examples_per_s"] > 0 and 0 < r["train_loss"] < 5 for r in results)
+    assert "| conflibert_cameo | nlpkit | 1 |" in done.stdout and "vs faster Trainer" in done.stdout

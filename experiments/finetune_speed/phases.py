@@ -4,6 +4,9 @@ Times the phases of ``nlpkit.models.finetune_loop.Loop`` (one method each) by wr
 same recipe and data as ``run.py`` (one epoch of ``--steps`` steps, no hold-out). From the repository root:
 
     python experiments/finetune_speed/phases.py --data ../shared/datasets/conflibert_cameo
+    python experiments/finetune_speed/phases.py --data ../shared/datasets/conflibert_cameo --before
+
+``--before``: the loop as it was before issue 15 (torch's default AdamW, shuffled batches without length grouping).
 
 Phases: ``inputs`` (batch collation: pad the pre-tokenised windows, make tensors), ``forward`` (encoder + head,
 pooling), ``backward``, ``update`` (clip the gradient norm, optimizer step, schedule, zero the gradients), and
@@ -43,9 +46,13 @@ def clocked(totals: dict[str, float], name: str, method: Callable[..., Any]) -> 
 
 def profile(texts: list[str], labels: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """Fit once with every phase method of ``Loop`` wrapped by a clock; seconds per phase and padding."""
+    import torch
+
     from nlpkit.models import finetune_loop
     from nlpkit.models.finetune import FinetuneClassifier
 
+    if args.before:
+        finetune_loop.adamw = lambda groups, lr: torch.optim.AdamW(groups, lr=lr)
     totals = dict.fromkeys(PHASES, 0.0)
     tokens = {"real": 0, "padded": 0}
     for name in PHASES:
@@ -61,7 +68,7 @@ def profile(texts: list[str], labels: list[str], args: argparse.Namespace) -> di
     finetune_loop.Loop._inputs = counted
     clf = FinetuneClassifier(epochs=1, learning_rate=5e-5, batch_size=args.batch, max_length=args.max_length,
                              validation_fraction=0, warmup_ratio=0, weight_decay=0, progress=False,
-                             random_state=args.seed)
+                             group_by_length=not args.before, random_state=args.seed)
     load = os.getloadavg()[0]
     clf.fit(texts, labels)
     epoch = clf.history_[0]["epoch_seconds"]
@@ -76,11 +83,12 @@ def profile(texts: list[str], labels: list[str], args: argparse.Namespace) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "conflibert_cameo")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=60, help="60 x 8 = 480 documents: one mega-batch, grouped")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--before", action="store_true", help="the loop before issue 15")
     args = parser.parse_args()
     if not (args.data / "train.csv").is_file():
         raise SystemExit(f"skipped: {args.data / 'train.csv'} not found (pass --data FOLDER)")

@@ -28,9 +28,10 @@ sys.path.insert(0, str(ROOT))
 ESCALATION = {"material_conflict": "escalatory", "verbal_conflict": "escalatory",
               "material_cooperation": "de_escalatory", "verbal_cooperation": "de_escalatory",
               "make_a_statement": "neutral"}
-SYSTEMS = ("nlpkit", "nlpkit_ungrouped", "trainer_random", "trainer_group_by_length")
-COLUMNS = ["data", "system", "threads", "steps", "examples", "loop s", "examples/s", "vs best Trainer",
-           "peak RSS MiB", "mean train loss", "load before → after"]
+SYSTEMS = ("nlpkit", "nlpkit_before", "nlpkit_ungrouped", "trainer_random", "trainer_group_by_length")
+DEFAULT_SYSTEMS = ["nlpkit", "trainer_random", "trainer_group_by_length"]
+COLUMNS = ["data", "system", "threads", "steps", "examples", "loop s", "examples/s", "peak RSS MiB",
+           "mean train loss", "load before → after"]
 
 
 def load_cameo(folder: Path) -> tuple[list[str], list[str]]:
@@ -72,7 +73,7 @@ def child(args: argparse.Namespace) -> None:
     texts, labels = sample(texts, labels, args.steps * args.batch, args.seed)
     load = os.getloadavg()[0]
     if args.child.startswith("nlpkit"):
-        row: dict[str, Any] = systems.nlpkit(texts, labels, args, group_by_length=args.child == "nlpkit")
+        row: dict[str, Any] = systems.nlpkit(texts, labels, args, args.child)
     else:
         row = systems.trainer(texts, labels, args, args.child.removeprefix("trainer_"))
     row.update(data=args.child_data, system=args.child, threads=torch.get_num_threads(), examples=len(texts),
@@ -96,15 +97,30 @@ def run_child(system: str, data: str, args: argparse.Namespace) -> dict[str, Any
     return rows[0]
 
 
-def table(rows: list[dict[str, Any]], batch: int) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
+    """One line per child process, in the order they ran."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
-        best = max((x["examples_per_s"] for x in rows if x["data"] == r["data"] and not x["system"].startswith("nlpkit")),
-                   default=float("nan"))
         cells = [r["data"], r["system"], r["threads"], int(r["steps"]), r["examples"], f"{r['loop_s']:.1f}",
-                 f"{r['examples_per_s']:.1f}", f"{r['examples_per_s'] / best:.2f}x", f"{r['peak_rss_mib']:.0f}",
-                 f"{r['train_loss']:.4f}", r["load"]]
+                 f"{r['examples_per_s']:.1f}", f"{r['peak_rss_mib']:.0f}", f"{r['train_loss']:.4f}", r["load"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """Per data set and system: the median examples/s over the rounds, and its ratio to the faster Trainer."""
+    import statistics
+
+    lines = ["| data | system | runs | median examples/s | vs faster Trainer | median peak RSS MiB | mean train loss |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    medians = {}
+    for key in dict.fromkeys((r["data"], r["system"]) for r in rows):
+        mine = [r for r in rows if (r["data"], r["system"]) == key]
+        medians[key] = (len(mine), statistics.median(r["examples_per_s"] for r in mine),
+                        statistics.median(r["peak_rss_mib"] for r in mine), mine[0]["train_loss"])
+    for (data, system), (n, speed, rss, loss) in medians.items():
+        best = max((v[1] for (d, s), v in medians.items() if d == data and s.startswith("trainer")), default=float("nan"))
+        lines.append(f"| {data} | {system} | {n} | {speed:.1f} | {speed / best:.2f}x | {rss:.0f} | {loss:.4f} |")
     return "\n".join(lines)
 
 
@@ -113,14 +129,16 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "conflibert_cameo",
                         help="the conflibert_cameo folder (train.csv); skipped, with the reason, when absent")
     parser.add_argument("--embedded", action="store_true", help="also run on nlpkit's embedded corpus (escalation)")
-    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
-                        help="nlpkit_ungrouped: nlpkit with model.group_by_length=false")
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=DEFAULT_SYSTEMS,
+                        help="variants: nlpkit_before (the loop before issue 15: torch's default AdamW, no length "
+                        "grouping), nlpkit_ungrouped (model.group_by_length=false)")
     parser.add_argument("--steps", type=int, default=60, help="optimizer steps per system (one epoch of steps x batch)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the systems in turn (interleaved)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="run every system this many times, in turn (interleaved); the summary takes medians")
     parser.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--child-data", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -141,7 +159,7 @@ def main() -> None:
     print(f"\nuptime load before: {before[0]:.2f}, {before[1]:.2f}, {before[2]:.2f}; after: "
           + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + f"; {time.perf_counter() - start:.0f} s in all\n")
     if rows:
-        print(table(rows, args.batch))
+        print(table(rows) + "\n\n" + summary(rows))
 
 
 if __name__ == "__main__":

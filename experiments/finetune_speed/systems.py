@@ -15,13 +15,23 @@ from typing import Any
 LR = 5e-5
 
 
-def nlpkit(texts: list[str], labels: list[str], args: Any, group_by_length: bool = True) -> dict[str, float]:
-    """nlpkit's ``FinetuneClassifier`` with the Trainer's recipe (no hold-out, warm-up or weight decay)."""
+def nlpkit(texts: list[str], labels: list[str], args: Any, variant: str = "nlpkit") -> dict[str, float]:
+    """nlpkit's ``FinetuneClassifier`` with the Trainer's recipe (no hold-out, warm-up or weight decay).
+
+    ``variant``: ``nlpkit`` as shipped; ``nlpkit_ungrouped`` with ``group_by_length=False``; ``nlpkit_before`` the
+    loop as it was before issue 15 (torch's default AdamW, a for-loop over parameters on CPU; shuffled batches,
+    no length grouping)."""
+    import torch
+
+    from nlpkit.models import finetune_loop
     from nlpkit.models.finetune import FinetuneClassifier
 
+    if variant == "nlpkit_before":
+        finetune_loop.adamw = lambda groups, lr: torch.optim.AdamW(groups, lr=lr)
     clf = FinetuneClassifier(epochs=1, learning_rate=LR, batch_size=args.batch, max_length=args.max_length,
                              validation_fraction=0, warmup_ratio=0, weight_decay=0, progress=False,
-                             group_by_length=group_by_length, random_state=args.seed)
+                             group_by_length=variant not in ("nlpkit_ungrouped", "nlpkit_before"),
+                             random_state=args.seed)
     clf.fit(texts, labels)
     row = clf.history_[0]
     return {"loop_s": row["epoch_seconds"], "train_loss": row["train_loss"], "steps": -(-len(texts) // args.batch)}
