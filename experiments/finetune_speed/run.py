@@ -7,7 +7,8 @@ inter-op threads before any work. From the repository root:
     python experiments/finetune_speed/run.py --data ../shared/datasets/conflibert_cameo
 
 Prints one JSON line per child and a Markdown table: training examples/s (steps x batch / wall time of the
-training loop only, the first step included for every system), peak RSS, mean training loss, load average.
+training loop only, the first step included for every system), the same per CPU-second of the process (less
+sensitive to other jobs on a shared machine), peak RSS, mean training loss, load average.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ESCALATION = {"material_conflict": "escalatory", "verbal_conflict": "escalatory"
               "make_a_statement": "neutral"}
 SYSTEMS = ("nlpkit", "nlpkit_before", "nlpkit_ungrouped", "trainer_random", "trainer_group_by_length")
 DEFAULT_SYSTEMS = ["nlpkit", "trainer_random", "trainer_group_by_length"]
-COLUMNS = ["data", "system", "threads", "steps", "examples", "loop s", "examples/s", "peak RSS MiB",
+COLUMNS = ["data", "system", "threads", "steps", "examples", "loop s", "examples/s", "examples/CPU-s", "peak RSS MiB",
            "mean train loss", "load before → after"]
 
 
@@ -80,6 +81,7 @@ def child(args: argparse.Namespace) -> None:
                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                load=f"{load:.2f} → {os.getloadavg()[0]:.2f}")
     row["examples_per_s"] = row["steps"] * args.batch / row["loop_s"]
+    row["examples_per_cpu_s"] = row["steps"] * args.batch / row["cpu_s"]
     print("ROW " + json.dumps(row), flush=True)
 
 
@@ -102,25 +104,30 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         cells = [r["data"], r["system"], r["threads"], int(r["steps"]), r["examples"], f"{r['loop_s']:.1f}",
-                 f"{r['examples_per_s']:.1f}", f"{r['peak_rss_mib']:.0f}", f"{r['train_loss']:.4f}", r["load"]]
+                 f"{r['examples_per_s']:.1f}", f"{r['examples_per_cpu_s']:.1f}", f"{r['peak_rss_mib']:.0f}",
+                 f"{r['train_loss']:.4f}", r["load"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
-    """Per data set and system: the median examples/s over the rounds, and its ratio to the faster Trainer."""
+    """Per data set and system: medians over the rounds of examples/s (wall) and examples per CPU-second, each
+    with its ratio to the faster Trainer setting."""
     import statistics
 
-    lines = ["| data | system | runs | median examples/s | vs faster Trainer | median peak RSS MiB | mean train loss |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    medians = {}
+    lines = ["| data | system | runs | median examples/s | vs faster Trainer | median examples/CPU-s | vs faster "
+             "Trainer | median peak RSS MiB | mean train loss |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    stats = {}
     for key in dict.fromkeys((r["data"], r["system"]) for r in rows):
         mine = [r for r in rows if (r["data"], r["system"]) == key]
-        medians[key] = (len(mine), statistics.median(r["examples_per_s"] for r in mine),
-                        statistics.median(r["peak_rss_mib"] for r in mine), mine[0]["train_loss"])
-    for (data, system), (n, speed, rss, loss) in medians.items():
-        best = max((v[1] for (d, s), v in medians.items() if d == data and s.startswith("trainer")), default=float("nan"))
-        lines.append(f"| {data} | {system} | {n} | {speed:.1f} | {speed / best:.2f}x | {rss:.0f} | {loss:.4f} |")
+        stats[key] = [len(mine)] + [statistics.median(r[k] for r in mine)
+                                    for k in ("examples_per_s", "examples_per_cpu_s", "peak_rss_mib")]
+    for (data, system), (n, speed, cpu, rss) in stats.items():
+        trainers = [v for (d, s), v in stats.items() if d == data and s.startswith("trainer")]
+        best, best_cpu = (max((v[i] for v in trainers), default=float("nan")) for i in (1, 2))
+        loss = next(r["train_loss"] for r in rows if (r["data"], r["system"]) == (data, system))
+        lines.append(f"| {data} | {system} | {n} | {speed:.1f} | {speed / best:.2f}x | {cpu:.1f} | "
+                     f"{cpu / best_cpu:.2f}x | {rss:.0f} | {loss:.4f} |")
     return "\n".join(lines)
 
 

@@ -157,7 +157,6 @@ class Loop:
         return [batches[i] for i in shuffle]
 
     def _optimizer(self) -> tuple[Any, Any]:
-        import torch
         from transformers import get_linear_schedule_with_warmup
 
         decay: list[Any] = []
