@@ -12,14 +12,14 @@ stopping), fine-tune again from the pretrained encoder on the training *and* val
 many epochs, so the model that ships has seen every labelled example (about 1.8x the training time). The
 refit replays the selection run's training: the same learning-rate schedule (warm-up and linear decay over
 ``epochs``), stopped after the chosen epoch, so the shipped model is the selected one trained on more data,
-not a shorter schedule that decays sooner.
+not a shorter schedule that decays sooner. The validation split is then no longer held out from the final
+model, so the selection run's probabilities on it are kept in ``heldout_validation_proba_`` and
+nlpkit.train scores the validation split from those.
 
 Speed (experiments/finetune_speed): texts are tokenised once; each batch is padded to its longest window;
 ``group_by_length=True`` (default) sorts shuffled documents by length within mega-batches of 50 batches and
 shuffles the batches, so a batch carries little padding and its members stay random (the HF Trainer's
-``group_by_length``); AdamW is torch's fused kernel. The validation split is then no longer held out from the final
-model, so the selection run's probabilities on it are kept in ``heldout_validation_proba_`` and
-nlpkit.train scores the validation split from those.
+``group_by_length``); AdamW is torch's fused kernel.
 """
 
 from __future__ import annotations

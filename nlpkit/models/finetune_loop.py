@@ -216,7 +216,6 @@ def _windows_by_doc(encoded: long_text.Encoded) -> list[list[int]]:
     return windows
 
 
-
 def fill_batches(order: np.ndarray, sizes: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Documents in ``order`` cut into batches of about ``batch_size`` windows (a batch closes once it holds at
     least ``batch_size``; the last may hold fewer)."""
