@@ -63,6 +63,7 @@ class FinetuneModelConfig(EncoderModelConfig):
     class_weight: Optional[str] = None  # "balanced": loss weights inverse to class frequency
     refit: bool = False  # after early stopping: fine-tune again on train + validation for the chosen epochs
     # (same learning-rate schedule as the selection run, stopped at the chosen epoch)
+    group_by_length: bool = True  # batches of similar lengths (less padding, faster), members still shuffled
     progress: bool = True
 
 
