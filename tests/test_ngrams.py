@@ -145,3 +145,11 @@ def test_fitting_in_chunks_gives_the_same_vectorizer(monkeypatch, analyzer, ngra
     np.testing.assert_array_equal(chunked.idf_, whole.idf_)
     assert chunked.terms_.tolist() == whole.terms_.tolist()
     np.testing.assert_allclose(X.toarray(), whole.transform(docs).toarray(), rtol=0, atol=1e-12)
+
+
+def test_a_vocabulary_left_empty_by_min_df_is_one_clear_line():
+    from nlpkit.errors import DataError
+
+    with pytest.raises(DataError, match=r"^TF-IDF needs word n-grams that occur in at least min_df=2 training "
+                                        r"documents; .* Fix: model\.min_df=1, or give more"):
+        NgramTfidf(min_df=2).fit(["alpha beta", "gamma delta"])

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 import scipy.sparse as sp
 
+from nlpkit.errors import DataError
 from nlpkit.models import ngrams
 
 ENGINE = "nlpkit-ngrams/1"
@@ -108,8 +109,9 @@ class NgramTfidf:
         if self.max_features is not None and len(keep) > self.max_features:
             keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_features]])
         if len(keep) == 0:
-            raise ValueError(f"no {self.analyzer} n-gram occurs in at least min_df={self.min_df} documents; "
-                             "lower min_df or give more text")
+            raise DataError(f"TF-IDF needs {self.analyzer} n-grams that occur in at least min_df={self.min_df} "
+                            f"training documents; got none (the most widespread is in {int(df.max()) if len(df) else 0}). "
+                            "Fix: model.min_df=1, or give more (or longer) training texts.")
         return keep
 
     def _fit(self, docs: list[str]) -> tuple[list[ngrams.Part], Any]:
