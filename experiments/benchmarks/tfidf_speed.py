@@ -38,13 +38,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from experiments.benchmarks.report import load_average
+from experiments.benchmarks.worker import rss_mib
+
 DATASETS = ("conflibert_cameo5", "un_quadclass", "bbc_news", "allsides_topic")
 CONTENDERS = ("nlpkit", "nlpkit_before", "script", "fasttext", "limit")
 GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-
-
-def rss_mib() -> float:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
 
 
 def peak_mib() -> float:
@@ -84,16 +83,20 @@ def run_nlpkit(data: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     return {"fit_seconds": fit, **predict, "notes": f"char_ngrams={bool(model.char_ngrams_)}"}
 
 
-def run_before(data: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+def before_vectorizers() -> tuple[Any, Any]:
+    """nlpkit's previous default features: scikit-learn word 1-2-grams (min_df=1) and char_wb 2-5-grams."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return (TfidfVectorizer(ngram_range=(1, 2), max_features=50000, sublinear_tf=True, strip_accents="unicode"),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=50000, sublinear_tf=True))
+
+
+def run_before(data: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, make_pipeline
 
-    features = FeatureUnion([
-        ("word", TfidfVectorizer(ngram_range=(1, 2), max_features=50000, sublinear_tf=True, strip_accents="unicode")),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=50000,
-                                 sublinear_tf=True)),
-    ])
+    word, char = before_vectorizers()
+    features = FeatureUnion([("word", word), ("char", char)])
     model = make_pipeline(features, LogisticRegression(C=10.0, class_weight="balanced", max_iter=3000))
     start = time.perf_counter()
     model.fit(data["train"][0], data["train"][1])
@@ -101,11 +104,12 @@ def run_before(data: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_script(data: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    from experiments.benchmarks import peer_sklearn
+
     start = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    vectorizer = peer_sklearn.vectorizer()
     X = vectorizer.fit_transform(data["train"][0])
     vectorise = time.perf_counter() - start
     V = vectorizer.transform(data["validation"][0])
@@ -209,7 +213,6 @@ def _clock(step: Any) -> tuple[float, Any]:
 
 def profile(dataset: str, data: dict[str, Any]) -> list[str]:
     """Seconds per phase of fitting (train split) and predicting (test split), before and after this change."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     import numpy as np
@@ -222,8 +225,7 @@ def profile(dataset: str, data: dict[str, Any]) -> list[str]:
     (X, y), (T, _) = data["train"], data["test"]
     rows = [f"| {dataset} | phase | before (scikit-learn vectorizers, old defaults) | after (nlpkit defaults) |",
             "|---|---|---:|---:|"]
-    old_word = TfidfVectorizer(ngram_range=(1, 2), max_features=50000, sublinear_tf=True, strip_accents="unicode")
-    old_char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=50000, sublinear_tf=True)
+    old_word, old_char = before_vectorizers()
     before = {"fit: word n-grams": _clock(lambda: old_word.fit_transform(X)),
               "fit: char n-grams": _clock(lambda: old_char.fit_transform(X))}
     A = sp.hstack([before["fit: word n-grams"][1], before["fit: char n-grams"][1]]).tocsr()
@@ -259,10 +261,6 @@ def profile(dataset: str, data: dict[str, Any]) -> list[str]:
 
 
 # -- the driver --------------------------------------------------------------------------------------------
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def write_splits(dataset: str, path: Path) -> dict[str, int]:
     """The data set's splits as nlpkit loads them (benchmark configs), written as JSON lists of texts and labels."""
     from experiments.benchmarks.worker import load_splits

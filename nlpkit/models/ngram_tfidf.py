@@ -79,10 +79,7 @@ class NgramTfidf:
             merged = _merge_statistics([merged, *stats] if merged is not None else stats)
         assert merged is not None
         unique, counts, df = merged
-        keep = self._vocabulary(counts, df)
-        self.keys_ = unique[keep]
-        self.idf_ = np.log((1.0 + len(docs)) / (1.0 + df[keep])) + 1.0
-        self.index_ = ngrams.KeyIndex(self.keys_)
+        self._keep_vocabulary(unique, counts, df, len(docs))
         self.terms_ = self._name_terms(docs)
         self.word_keys_ = self.word_rows_ = self.word_index_ = None  # no word cache: n-grams computed per batch
 
@@ -103,6 +100,14 @@ class NgramTfidf:
                 break
         return np.array(names, dtype=str)
 
+    def _keep_vocabulary(self, unique: np.ndarray, counts: np.ndarray, df: np.ndarray, n_docs: int) -> np.ndarray:
+        """Set keys, idf and index from the distinct keys' statistics; return the indices kept."""
+        keep = self._vocabulary(counts, df)
+        self.keys_ = unique[keep]
+        self.idf_ = np.log((1.0 + n_docs) / (1.0 + df[keep])) + 1.0
+        self.index_ = ngrams.KeyIndex(self.keys_)
+        return keep
+
     def _vocabulary(self, counts: np.ndarray, df: np.ndarray) -> np.ndarray:
         """Indices of the kept n-grams: in at least ``min_df`` documents, the ``max_features`` most frequent."""
         keep = np.flatnonzero(df >= self.min_df)
@@ -120,11 +125,8 @@ class NgramTfidf:
         unique, counts, df, starts, ends = (np.concatenate([s[i] for s in statistics]) for i in range(5))
         order = np.argsort(unique)
         unique, counts, df, starts, ends = unique[order], counts[order], df[order], starts[order], ends[order]
-        keep = self._vocabulary(counts, df)
-        self.keys_ = unique[keep]
-        self.idf_ = np.log((1.0 + len(docs)) / (1.0 + df[keep])) + 1.0
+        keep = self._keep_vocabulary(unique, counts, df, len(docs))
         self.terms_ = np.array(terms(starts[keep], ends[keep]), dtype=str)
-        self.index_ = ngrams.KeyIndex(self.keys_)
         self._cache_words(parts, words)
         return parts, word_counts
 
