@@ -53,7 +53,7 @@ def load_data(data_cfg: DictConfig, task_cfg: DictConfig, report: dict[str, floa
     _check_train(splits["train"], where)
     report.update(split_shares(splits))
     policy = getattr(data_cfg.split.policy, "value", data_cfg.split.policy)
-    log.info("split (%s): %s", policy, format_shares({name: len(part) for name, part in splits.items()}))
+    log.debug("split (%s): %s", policy, format_shares({name: len(part) for name, part in splits.items()}))
     return splits
 
 

@@ -150,14 +150,14 @@ def log_run(result: PrevalenceResult, tracking_uri: str | None, artifacts: Seque
     """Record the estimate as an MLflow run in the experiment of the run that trained the model (found by the
     predictor's digest; else the experiment ``nlpkit-prevalence``), tagged with that run's id and the digest;
     the table and plot are its artifacts and the overall estimates its metrics. Returns the run id."""
+    from nlpkit.assess_tracking import model_run as find_model_run
     from nlpkit.procs import process_tags
+    from nlpkit.store import experiment_id as named_experiment
     from nlpkit.store import open_store
 
     client = open_store(tracking_uri)
-    from nlpkit.assess_tracking import model_run as find_model_run
-
     model_run = find_model_run(client, result.model, result.digest)  # the training run, never a prevalence run
-    experiment_id = model_run.info.experiment_id if model_run else _experiment(client, "nlpkit-prevalence")
+    experiment_id = model_run.info.experiment_id if model_run else named_experiment(client, "nlpkit-prevalence")
     tags = {"nlpkit.prevalence": "true", "nlpkit.predictor_digest": result.digest, "nlpkit.model": result.model[:500],
             **({"nlpkit.model_run_id": model_run.info.run_id} if model_run else {}), **process_tags()}
     run = client.create_run(experiment_id, run_name=f"prevalence/{result.by or 'all'}", tags=tags)
@@ -175,9 +175,3 @@ def log_run(result: PrevalenceResult, tracking_uri: str | None, artifacts: Seque
         raise
     client.set_terminated(run_id, "FINISHED")
     return run_id
-
-
-def _experiment(client: Any, name: str) -> str:
-    found = client.get_experiment_by_name(name)
-    return found.experiment_id if found else client.create_experiment(name)
-

@@ -224,8 +224,7 @@ def _claim_sweep_dir(sweep_dir: Path) -> Path:
 
 def _sweep_experiment(config: DictConfig, overrides: list[str]) -> str:
     swept_task = any(o.startswith("task=") and "," in o for o in overrides)
-    name = config.task.name
-    return "sweeps" if swept_task else (name.value if hasattr(name, "value") else str(name))
+    return "sweeps" if swept_task else str(config.task.name)
 
 
 def end_interrupted(uri: str, parent_id: str) -> None:

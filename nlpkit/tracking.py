@@ -261,5 +261,4 @@ def git_commit() -> str:
 
 
 def _task(cfg: DictConfig) -> str:
-    name = cfg.task.name
-    return name.value if hasattr(name, "value") else str(name)
+    return str(cfg.task.name)  # a plain string in the schema (task=custom names any task)

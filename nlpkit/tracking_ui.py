@@ -21,9 +21,12 @@
 from __future__ import annotations
 
 import json
+import random
+from functools import partial
+import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from omegaconf import DictConfig
 
@@ -46,10 +49,29 @@ def prepare_experiment(client: Any, experiment_id: str) -> None:
     tags = client.get_experiment(experiment_id).tags
     for key, value in ((KIND_TAG, MODEL_TRAINING), (PRIMARY_TAG, HEADLINE), (NOTE_TAG, _note(experiment_id))):
         if key not in tags:
-            client.set_experiment_tag(experiment_id, key, value)
+            racing(partial(client.set_experiment_tag, experiment_id, key, value))
     view = json.dumps(saved_view())
     if tags.get(VIEW_TAG) != view:
-        client.set_experiment_tag(experiment_id, VIEW_TAG, view)
+        racing(partial(client.set_experiment_tag, experiment_id, VIEW_TAG, view))
+
+
+_RACE_MARKS = ("UniqueViolation", "UNIQUE constraint failed", "duplicate key value", "IntegrityError")
+
+
+def racing(call: Callable[[], Any], attempts: int = 6) -> Any:
+    """``call()``, retried when another job inserted the same row at the same moment: jobs starting together
+    tag one experiment and log one data set (MLflow inserts a tag or a dataset row when it finds none, so two
+    inserts can collide; the retry finds the row and updates or reuses it). Other errors pass through."""
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            return call()
+        except MlflowException as err:
+            if attempt == attempts - 1 or not any(mark in str(err) for mark in _RACE_MARKS):
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+    return None
 
 
 def headline_first(metrics: dict[str, float]) -> dict[str, float]:
@@ -161,7 +183,7 @@ def log_datasets(splits: Any, name: str, source: str, digests: dict[str, str]) -
     data_source = dataset_source(source)
     for split in splits:
         dataset = MetaDataset(data_source, name=name, digest=digests[split])  # type: ignore[abstract]  # (MLflow's stubs)
-        mlflow.log_input(dataset, context=split)
+        racing(partial(mlflow.log_input, dataset, context=split))
 
 
 def dataset_source(where: str) -> Any:

@@ -67,10 +67,11 @@ def train(cfg: DictConfig) -> TrainResult:
     if cfg.cv.folds >= 2:
         return cross_validate(cfg)
     report: dict[str, float] = {}
-    splits = _load_before_run(cfg, report)
-    with outputs.claimed(_output_dir(cfg)) as job, tracking.start_run(cfg) as run:
-        job.record_run(run)
-        return fit_and_evaluate(cfg, splits, job.path, run, report)
+    with outputs.claimed(_output_dir(cfg)) as job:  # a folder another job holds is refused before data loads
+        splits = _load_before_run(cfg, report)
+        with tracking.start_run(cfg) as run:
+            job.record_run(run)
+            return fit_and_evaluate(cfg, splits, job.path, run, report)
 
 
 NO_RUN = "nlpkit_no_run"  # attribute set (True) on an error raised before the job's MLflow run opened
@@ -89,25 +90,30 @@ def _load_before_run(cfg: DictConfig, report: dict[str, float] | None = None) ->
 def cross_validate(cfg: DictConfig) -> TrainResult:
     """Seeded stratified (or grouped) k-fold over train + validation: one child run per fold, the fold
     mean/sd/CI on the parent run; the test splits are evaluated by every fold's model."""
-    splits = _load_before_run(cfg)
-    with outputs.claimed(_output_dir(cfg)) as job, tracking.start_run(cfg, suffix=f"/cv{cfg.cv.folds}") as parent:
-        job.record_run(parent)
-        out = job.path
-        pool = concatenate_datasets([splits[name] for name in ("train", "validation") if name in splits])
-        results = []
-        for k, (train_idx, val_idx) in enumerate(cv_folds(pool, cfg.cv.folds, cfg.data.split.seed, cfg.cv.group_column)):
-            fold = DatasetDict({**splits, "train": pool.select(train_idx), "validation": pool.select(val_idx)})
-            with tracking.start_run(cfg, suffix=f"/fold{k}") as child:
-                results.append(fit_and_evaluate(cfg, fold, out / f"fold{k}", child, {"cv.fold": float(k)}))
-        means = {key: sum(r.metrics[key] for r in results) / len(results) for key in results[0].metrics}
-        if parent is not None:
-            from nlpkit.sweep import log_aggregate
+    with outputs.claimed(_output_dir(cfg)) as job:
+        splits = _load_before_run(cfg)
+        with tracking.start_run(cfg, suffix=f"/cv{cfg.cv.folds}") as parent:
+            job.record_run(parent)
+            return _cross_validate(cfg, splits, job.path, parent)
 
-            tracking.log_results(means, None)
-            log_aggregate(tracking.active_uri(), parent.info.run_id)
-        last = results[-1]
-        return TrainResult(means, last.predictor, last.predictor_dir, out, parent.info.run_id if parent else None,
-                           last.tracking_uri, None, last.sizes, sum(r.fit_seconds for r in results))
+
+def _cross_validate(cfg: DictConfig, splits: DatasetDict, out: Path, parent: Any) -> TrainResult:
+    """The folds of ``cross_validate`` under the parent run ``parent``, written under ``out``."""
+    pool = concatenate_datasets([splits[name] for name in ("train", "validation") if name in splits])
+    results = []
+    for k, (train_idx, val_idx) in enumerate(cv_folds(pool, cfg.cv.folds, cfg.data.split.seed, cfg.cv.group_column)):
+        fold = DatasetDict({**splits, "train": pool.select(train_idx), "validation": pool.select(val_idx)})
+        with tracking.start_run(cfg, suffix=f"/fold{k}") as child:
+            results.append(fit_and_evaluate(cfg, fold, out / f"fold{k}", child, {"cv.fold": float(k)}))
+    means = {key: sum(r.metrics[key] for r in results) / len(results) for key in results[0].metrics}
+    if parent is not None:
+        from nlpkit.sweep import log_aggregate
+
+        tracking.log_results(means, None)
+        log_aggregate(tracking.active_uri(), parent.info.run_id)
+    last = results[-1]
+    return TrainResult(means, last.predictor, last.predictor_dir, out, parent.info.run_id if parent else None,
+                       last.tracking_uri, None, last.sizes, sum(r.fit_seconds for r in results))
 
 
 def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, report: dict[str, float]) -> TrainResult:

@@ -253,7 +253,8 @@ def _check_encoder(model: DictConfig, prefix: str) -> None:
 
 def _check_embed(model: DictConfig, prefix: str) -> None:
     _check_encoder(model, prefix)
-    _check_linear(model, prefix)
+    number(model, "C", prefix, low=0, low_open=True, optional=True, example=0.01)  # null: chosen by CV
+    choice(model, "class_weight", prefix, CLASS_WEIGHTS)
 
 
 def _check_finetune(model: DictConfig, prefix: str) -> None:

@@ -44,6 +44,23 @@ def tiny_rows(copies: int = 3) -> list[dict]:
     return rows
 
 
+def legacy_tfidf(texts: list[str], labels: list[str]):
+    """A TF-IDF classifier as nlpkit < 0.2 built it (scikit-learn vocabulary vectorizers), to save in the old
+    ``model.skops`` form and check that such predictors still load."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion
+
+    from nlpkit.models.tfidf import TfidfClassifier, Vectorizer
+
+    model = TfidfClassifier()
+    model.pairs_ = False
+    model.features_ = FeatureUnion([("word", Vectorizer(ngram_range=(1, 2), sublinear_tf=True))]).fit(texts)
+    model.classifier_ = LogisticRegression(C=10.0, max_iter=3000).fit(model.features_.transform(texts), labels)
+    model.classes_ = model.classifier_.classes_
+    model.fit_report_ = {}
+    return model
+
+
 def require_extra(extra: str, *modules: str) -> None:
     """Skip the test, naming the install, when one of ``modules`` (installed by nlpkit's ``extra``) is missing;
     fail instead under CI ($CI set: .ci/run installs every extra, so a skip there would hide a broken install)."""

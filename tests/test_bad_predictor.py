@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import tiny_rows, write_jsonl
+from conftest import legacy_tfidf, tiny_rows, write_jsonl
 from nlpkit import Predictor
 from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError, NlpkitError
 from nlpkit.models import tfidf_io
@@ -65,7 +65,7 @@ def ctx(tmp_path_factory):
     legacy = shutil.copytree(esc.predictor_dir, root / "legacy")
     for name in ("tfidf.json", "tfidf.npz"):
         (legacy / name).unlink()
-    tfidf_io.save(esc.predictor.model, legacy)
+    tfidf_io.save(legacy_tfidf([r["text"] for r in tiny_rows()], [r["label"] for r in tiny_rows()]), legacy)
     edit_meta(lambda m: {**m, **seal(legacy)})(legacy)
     yield Ctx(Predictor.load(esc.predictor_dir), Predictor.load(stance.predictor_dir), esc.predictor_dir,
               stance.predictor_dir, legacy, lambda: tmp_path_factory.mktemp("case"))
@@ -228,7 +228,8 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[NlpkitError], tuple[str, ...]]
      (r"tfidf\.json is not readable JSON \(JSONDecodeError\)", r"expected nlpkit's TF-IDF description",
       r"Fix: load only")),
     ("spec-other-format", lambda c: load(c, resealed(spec_edit(lambda s: {**s, "format": "other/9"}))), ModelLoadError,
-     (r"tfidf\.json has format 'other/9'", r"expected 'nlpkit-tfidf/1'", r"Fix: load it with the nlpkit version")),
+     (r"tfidf\.json has format 'other/9'", r"expected one of \('nlpkit-tfidf/1', 'nlpkit-tfidf/2'\)",
+      r"Fix: load it with the nlpkit version")),
     ("spec-block-dropped", lambda c: load(c, resealed(spec_edit(lambda s: {**s, "blocks": s["blocks"][:0]}))),
      ModelLoadError, (r"holds an inconsistent TF-IDF model \(ValueError: the features are 0 wide but the classifier "
                       r"takes \d+\)", r"expected the tfidf\.json and tfidf\.npz nlpkit writes together", r"Fix:")),

@@ -214,3 +214,27 @@ def test_real_benchmark_files_load_with_the_documented_sizes(name: str, monkeypa
     splits = load_data(cfg.data, cfg.task)
     assert (len(splits["train"]) + len(splits["validation"]), len(splits["test"])) == REAL_SIZES[name]
     assert set(splits["test"]["label"]) == set(cfg.task.labels)
+
+
+def test_tfidf_speed_jobs_run_in_their_own_processes(tmp_path: Path):
+    """The TF-IDF speed benchmark's jobs (nlpkit's default model through the saved arrays, the tuned script, the
+    tokenisation limit) run as separate processes on the same splits and report scores, speed and memory."""
+    import argparse
+
+    from conftest import tiny_rows
+    from experiments.benchmarks import tfidf_speed
+
+    rows = tiny_rows(copies=4)
+    split = {"train": rows[::2], "validation": rows[1::4], "test": rows[3::4]}
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps({k: [[r["text"] for r in v], [r["label"] for r in v]] for k, v in split.items()}))
+    args = argparse.Namespace(threads=1, autotune_seconds=5, timeout=300)
+    results = {c: tfidf_speed.run_job("tiny", c, data, args) for c in ("nlpkit", "script", "limit")}
+    assert results["nlpkit"]["notes"] == "char_ngrams=True"  # a few hundred characters: character n-grams on
+    assert results["script"]["notes"].startswith("C=")
+    for name, result in results.items():
+        assert "error" not in result, (name, result)
+        assert result["docs_per_second"] > 0 and result["peak_rss_mib"] >= result["added_rss_mib"] >= 0
+    assert 0.0 <= results["nlpkit"]["macro_f1"] <= 1.0
+    line = tfidf_speed.line("tiny", "nlpkit", results["nlpkit"])
+    assert line.startswith("| tiny | nlpkit | ") and line.count("|") == 10

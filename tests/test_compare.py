@@ -49,17 +49,24 @@ def test_compare_refuses_runs_on_different_examples(make_cfg, tracking_uri, tiny
         compare_runs(MlflowClient(tracking_uri), a.run_id, b.run_id)
 
 
-def test_compare_seed_groups_and_report_inside_a_sweep(tmp_path, capsys):
+
+def run_sweep(tmp_path, args: list[str]) -> tuple[str, str]:
+    """Run ``nlpkit-train ARGS`` (a multirun) into a fresh sqlite store; return the store URI and the sweep's
+    parent run id."""
     uri = f"sqlite:///{tmp_path / 'sweep.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    seed_study = readme_command("nlpkit-train -m model=tfidf_logreg,tfidf_svm").replace("seed=0,1,2", "seed=0,1")
-    run = subprocess.run([str(BIN / "nlpkit-train"), *shlex.split(seed_study)[1:], *FAST],  # 2 seeds, fast features
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run([str(BIN / "nlpkit-train"), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     client = MlflowClient(uri)
     parent = next(r for r in client.search_runs([client.get_experiment_by_name("escalation").experiment_id])
                   if r.data.tags.get("nlpkit.sweep") == "true")
-    pid = parent.info.run_id
+    return uri, parent.info.run_id
+
+
+def test_compare_seed_groups_and_report_inside_a_sweep(tmp_path, capsys):
+    seed_study = readme_command("nlpkit-train -m model=tfidf_logreg,tfidf_svm").replace("seed=0,1,2", "seed=0,1")
+    uri, pid = run_sweep(tmp_path, [*shlex.split(seed_study)[1:], *FAST])  # 2 seeds, fast features
     command = readme_command("nlpkit compare --sweep PARENT model=tfidf_logreg model=tfidf_svm")
     assert cli_main([*shlex.split(command.replace("PARENT", pid))[1:], "--tracking-uri", uri]) == 0
     out = capsys.readouterr().out
@@ -121,21 +128,13 @@ def test_compare_seed_groups_that_both_never_vary_prints_no_interval(tmp_path, c
 def test_seeds_that_change_nothing_are_reported_as_such(tmp_path, capsys):
     """A deterministic model under a fixed split: every seed gives the same run. report and compare --sweep say
     so (distinct results 1 of 2, a warning) instead of printing a zero-width CI as if it were certainty."""
-    uri = f"sqlite:///{tmp_path / 'sweep.db'}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.run([str(BIN / "nlpkit-train"), "-m", "model.C=1,4", "seed=0,1", "data.split.policy=random", *FAST],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    client = MlflowClient(uri)
-    parent = next(r for r in client.search_runs([client.get_experiment_by_name("escalation").experiment_id])
-                  if r.data.tags.get("nlpkit.sweep") == "true")
-    pid = parent.info.run_id
+    uri, pid = run_sweep(tmp_path, ["-m", "model.C=1,4", "seed=0,1", "data.split.policy=random", *FAST])
     assert cli_main(["report", pid, "--tracking-uri", uri]) == 0
     table = capsys.readouterr().out
     assert table.count("(n/a: all seeds identical)") == 4 and table.count("| 1 of 2 |") == 2, table
     assert "± 0.000" not in table
     assert table.count("warning: model.C=") == 2 and "data.split.seed=${seed}" in table
-    assert client.get_run(pid).data.metrics["model.C-1/test/macro_f1/distinct"] == 1.0
+    assert MlflowClient(uri).get_run(pid).data.metrics["model.C-1/test/macro_f1/distinct"] == 1.0
     assert cli_main(["compare", "--sweep", pid, "model.C=1", "model.C=4", "--tracking-uri", uri]) == 0
     out = capsys.readouterr().out
     assert "Welch CI n/a: all seeds identical in both groups" in out and "warning: every seed gave the same" in out

@@ -181,3 +181,34 @@ def test_screenshot_script_renders_the_three_views(tmp_path):
         png = tmp_path / name
         assert png.stat().st_size < 300_000 and Image.open(png).size == (1500, 900)
         assert len(Image.open(png).convert("RGB").getcolors(maxcolors=1 << 16) or []) > 20  # drawn, not blank
+
+
+def test_racing_retries_only_the_insert_collisions_of_jobs_starting_together():
+    from mlflow.exceptions import MlflowException
+
+    from nlpkit.tracking_ui import racing
+
+    calls = []
+
+    def collides_twice() -> str:
+        calls.append(1)
+        if len(calls) < 3:  # what PostgreSQL says when two jobs insert the same dataset row at once
+            raise MlflowException('(psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "dataset_pk"')
+        return "logged"
+
+    assert racing(collides_twice) == "logged" and len(calls) == 3
+    calls.clear()
+
+    def other_error() -> None:
+        calls.append(1)
+        raise MlflowException("RESOURCE_DOES_NOT_EXIST: run not found")
+
+    with pytest.raises(MlflowException, match="run not found"):
+        racing(other_error)
+    assert len(calls) == 1  # not retried
+
+    def always() -> None:
+        raise MlflowException("UNIQUE constraint failed: experiment_tags.key")
+
+    with pytest.raises(MlflowException, match="UNIQUE constraint failed"):
+        racing(always, attempts=2)

@@ -26,6 +26,7 @@ def postgres_server(postgres_uri: str, tmp_path: Path):
         yield url
 
 
+@pytest.mark.slow  # ~2 min; the parallel sweep below keeps PostgreSQL in the default run
 def test_eight_processes_against_mlflow_server_on_postgres(postgres_server: str, tmp_path: Path) -> None:
     _assert_all_own(run_stress(8, tmp_path / "jobs", postgres_server), 8)
 

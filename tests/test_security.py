@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from conftest import LABELS, file_overrides, tiny_rows, write_jsonl
+from conftest import LABELS, file_overrides, legacy_tfidf, tiny_rows, write_jsonl
 from nlpkit import Predictor
 from nlpkit.errors import ModelLoadError
 from nlpkit.models import tfidf_io, transformer_io
@@ -144,13 +144,10 @@ def test_allow_list_holds_no_functions_and_loads_every_skops_family(logged):
     assert not tfidf_io.ALLOWED_LOADERS & {"FunctionNode", "MethodNode", "PartialNode", "OperatorFuncNode"}
     assert not {"sklearn.preprocessing._function_transformer.FunctionTransformer"} & tfidf_io.ALLOWED_TYPES
     rows = tiny_rows()
-    from nlpkit.models.tfidf import TfidfClassifier
-
-    texts, pairs, y = [r["text"] for r in rows], [(r["target"], r["text"]) for r in rows], [r["label"] for r in rows]
+    texts, y = [r["text"] for r in rows], [r["label"] for r in rows]
     head = Pipeline([("s", __import__("sklearn.preprocessing").preprocessing.StandardScaler()),
                      ("lr", LogisticRegression(class_weight="balanced"))]).fit(np.random.rand(len(y), 4), y)
-    for model in (TfidfClassifier(classifier="svm").fit(pairs, y), TfidfClassifier(char_ngrams=False).fit(texts, y),
-                  head):
+    for model in (legacy_tfidf(texts, y), head):  # TF-IDF predictors of nlpkit < 0.2, the embed_logreg head
         with tempfile.TemporaryDirectory() as tmp:
             tfidf_io.save(model, Path(tmp))
             assert list(tfidf_io.load(Path(tmp)).classes_) == sorted(set(y))

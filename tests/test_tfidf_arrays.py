@@ -52,7 +52,7 @@ def test_files_hold_only_json_and_plain_arrays(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tfidf.json", "tfidf.npz"]
     with np.load(tmp_path / "tfidf.npz", allow_pickle=False) as arrays:
         kinds = {arrays[name].dtype.kind for name in arrays.files}
-    assert kinds <= {"f", "U", "i"}, kinds
+    assert kinds <= {"f", "U", "i", "u"}, kinds
 
 
 def test_an_archive_that_unpacks_beyond_the_limit_is_refused(tmp_path, monkeypatch):

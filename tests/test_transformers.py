@@ -298,7 +298,8 @@ def test_blend_run_averages_its_members_saves_without_pickle_and_loads_with_onnx
     assert result.metrics["train/refit_epochs"] >= 1  # the encoder's fit report, logged by train()
     assert model.heldout_validation_proba_.shape == (result.sizes["validation"], 3)  # validation scored on it
     files = [p.name for p in result.predictor_dir.rglob("*") if p.is_file()]
-    assert {"blend.json", "model.safetensors", "model.skops"} <= set(files) and not [f for f in files if f.endswith(".pkl")]
+    assert {"blend.json", "model.safetensors", "tfidf.json", "tfidf.npz"} <= set(files)  # the TF-IDF member as arrays
+    assert not [f for f in files if f.endswith((".pkl", ".skops"))]
     onnx = Predictor.load(result.model_uri, runtime="onnx")
     np.testing.assert_allclose(onnx.predict_proba(texts), result.predictor.predict_proba(texts), atol=1e-4)
 

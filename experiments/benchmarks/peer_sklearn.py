@@ -20,10 +20,15 @@ def as_text(item: Any) -> str:
     return item if isinstance(item, str) else " ".join(item)
 
 
+def vectorizer() -> TfidfVectorizer:
+    """The script's features: word 1-2-gram TF-IDF, sublinear tf, min_df=2."""
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+
+
 def fit(texts: list[Any], labels: list[str], seed: int = 0) -> Pipeline:
     """Word 1-2-gram TF-IDF (sublinear tf, min_df=2) and LogisticRegression(max_iter=1000)."""
     model = make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+        vectorizer(),
         LogisticRegression(max_iter=1000, random_state=seed),
     )
     return model.fit([as_text(t) for t in texts], labels)

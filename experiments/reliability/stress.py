@@ -157,6 +157,10 @@ def run_stress(jobs: int, folder: Path, tracking_uri: str | None, sweep: bool = 
     else:
         codes = launch([train_command(i, tracking_uri, experiment) for i in range(jobs)], folder)
     result = StressResult(jobs, codes, seconds=time.perf_counter() - start)
+    for i, code in enumerate(codes):  # why a job failed: the last lines of its console
+        if code != 0:
+            tail = (folder / "logs" / f"job{i}.log").read_text(errors="replace").strip().splitlines()[-3:]
+            result.problems.append(f"job{i} exited {code}: {' | '.join(tail)}")
     uri = tracking_uri or f"sqlite:///{folder.resolve() / 'mlflow.db'}"
     if sweep:
         return _check_sweep(uri, experiment, jobs, result)

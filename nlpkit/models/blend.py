@@ -102,21 +102,23 @@ class BlendClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
 
 def save(model: BlendClassifier, directory: Path) -> None:
-    """``finetune/`` (the encoder family's files), ``tfidf/model.skops`` and ``blend.json``."""
-    from nlpkit.models import tfidf_io, transformer_io
+    """``finetune/`` (the encoder family's files), ``tfidf/`` (the TF-IDF member as plain arrays) and ``blend.json``."""
+    from nlpkit.models import tfidf_arrays, transformer_io
 
     directory = Path(directory)
     for sub in ("finetune", "tfidf"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
     transformer_io.save(model.finetune_, directory / "finetune")
-    tfidf_io.save(model.tfidf_, directory / "tfidf")
+    tfidf_arrays.save(model.tfidf_, directory / "tfidf")
     state = {"params": model.get_params(), "classes": model.classes_.tolist()}
     (directory / STATE_FILE).write_text(json.dumps(state, indent=2, default=str))
 
 
 def load(directory: Path, **options: Any) -> BlendClassifier:
-    """Load a saved blend; ``options`` (e.g. ``runtime="onnx"``) go to the fine-tuned member's loader."""
-    from nlpkit.models import tfidf_io, transformer_io
+    """Load a saved blend; ``options`` (e.g. ``runtime="onnx"``) go to the fine-tuned member's loader.
+
+    The TF-IDF member is plain arrays, or a ``tfidf/model.skops`` of a blend saved by nlpkit < 0.2 (audited)."""
+    from nlpkit.models import tfidf_arrays, transformer_io
 
     directory = Path(directory)
     if not (directory / STATE_FILE).is_file():
@@ -124,7 +126,7 @@ def load(directory: Path, **options: Any) -> BlendClassifier:
     state = json.loads((directory / STATE_FILE).read_text())
     model = BlendClassifier(**state["params"])
     model.finetune_ = transformer_io.load(directory / "finetune", **options)
-    model.tfidf_ = tfidf_io.load(directory / "tfidf")
+    model.tfidf_ = tfidf_arrays.load(directory / "tfidf")
     model.classes_ = np.asarray(state["classes"])
     model.pairs_ = model.finetune_.pairs_
     model.fit_report_ = dict(model.finetune_.fit_report_)

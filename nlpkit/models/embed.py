@@ -1,7 +1,8 @@
 """``embed_logreg``: a frozen pretrained encoder, mean-pooled embeddings, logistic regression.
 
 Fast to fit (one pass of the encoder over the training set, no gradients) and a strong baseline for short
-texts. The embeddings are standardised before the regression; the head is saved with skops (no pickle).
+texts. The embeddings are standardised before the regression, whose C is chosen by cross-validation on the
+training embeddings unless given (``nlpkit.models.embed_head``); the head is saved with skops (no pickle).
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from nlpkit.errors import ConfigError
-from nlpkit.models import encoders, long_text
+from nlpkit.models import embed_head, encoders, long_text
 from nlpkit.models.encoder_base import EncoderClassifier
 
 
@@ -39,7 +37,7 @@ class EmbedLogregClassifier(EncoderClassifier):
         chunk_stride: int = 32,
         max_chunks: int = 8,
         progress: bool = False,
-        C: float = 1.0,
+        C: float | None = None,
         class_weight: str | None = "balanced",
         random_state: int = 0,
     ) -> None:
@@ -58,8 +56,9 @@ class EmbedLogregClassifier(EncoderClassifier):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not self.C > 0:
-            raise ConfigError(f"model.C must be a float > 0; got {self.C}. Fix: e.g. model.C=1.0.")
+        if self.C is not None and not (isinstance(self.C, (int, float)) and self.C > 0):
+            raise ConfigError(f"model.C must be a float > 0 or null (chosen by cross-validation); got {self.C!r}. "
+                              "Fix: e.g. model.C=0.01, or leave it unset.")
 
     def _fit(self, items: list[Any], encoded: long_text.Encoded, y: np.ndarray, local: bool, **fit_params: Any) -> None:
         if fit_params:
@@ -70,10 +69,9 @@ class EmbedLogregClassifier(EncoderClassifier):
         self.encoder_model_ = encoders.load_encoder(self.encoder_source_, local)
         self.runner_ = encoders.torch_runner(self.encoder_model_, encoders.input_names(self.tokenizer_), self.OUTPUT)
         embeddings = self._pooled(encoded)
-        self.head_ = make_pipeline(
-            StandardScaler(),
-            LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000, random_state=self.random_state),
-        ).fit(embeddings, y)
+        self.head_, chosen = embed_head.fit_head(embeddings, y, C=self.C, class_weight=self.class_weight,
+                                                 seed=self.random_state)
+        self.fit_report_.update(chosen)
         self.fit_report_["embedding_dim"] = float(embeddings.shape[1])
 
     def _proba_from_pooled(self, pooled: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ class EncoderModelConfig(ModelConfig):
 @dataclass
 class EmbedModelConfig(EncoderModelConfig):
     kind: str = "embed_logreg.v1"
-    C: float = 1.0
+    C: Optional[float] = None  # null: chosen from embed_head.C_GRID by 5-fold CV on the training embeddings
     class_weight: Optional[str] = "balanced"
 
 
@@ -63,6 +63,7 @@ class FinetuneModelConfig(EncoderModelConfig):
     class_weight: Optional[str] = None  # "balanced": loss weights inverse to class frequency
     refit: bool = False  # after early stopping: fine-tune again on train + validation for the chosen epochs
     # (same learning-rate schedule as the selection run, stopped at the chosen epoch)
+    group_by_length: bool = True  # batches of similar lengths (less padding, faster), members still shuffled
     progress: bool = True
 
 

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models import stance_cues
 from nlpkit.models.base import ModelMixin, check_texts
+from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.tfidf_arrays import pair_similarity
 
 CLASSIFIERS = ("logreg", "svm")
@@ -51,6 +52,52 @@ class Vectorizer(TfidfVectorizer):
         super().__setstate__(state)
 
 
+class NgramVectorizer(TransformerMixin, BaseEstimator):
+    """TF-IDF over word or ``char_wb`` n-grams, counted with array operations (``nlpkit.models.ngram_tfidf``).
+
+    The features of scikit-learn's ``TfidfVectorizer`` with the same settings (``tests/test_ngrams.py``), several
+    times faster, and the fitted state is plain arrays that the prediction runtime reads without scikit-learn."""
+
+    def __init__(self, *, analyzer: str = "word", ngram_range: tuple[int, int] = (1, 2), min_df: int = 1,
+                 max_features: int | None = None, sublinear_tf: bool = True, strip_accents: bool = True,
+                 stop_words: str | None = None) -> None:
+        self.analyzer = analyzer
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.strip_accents = strip_accents
+        self.stop_words = stop_words
+
+    def fit(self, X: list[str], y: Any = None) -> NgramVectorizer:
+        """Learn the vocabulary and idf of ``X``; return self."""
+        self.engine_ = self._engine().fit(list(X))
+        return self
+
+    def fit_transform(self, X: list[str], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
+        """``fit(X).transform(X)``, analysing ``X`` once."""
+        self.engine_ = self._engine()
+        return self.engine_.fit_transform(list(X))
+
+    def _engine(self) -> NgramTfidf:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        stop = sorted(ENGLISH_STOP_WORDS) if self.stop_words == "english" else None
+        return NgramTfidf(analyzer=self.analyzer, ngram_range=self.ngram_range, min_df=self.min_df,
+                          max_features=self.max_features, sublinear_tf=self.sublinear_tf,
+                          strip_accents=self.strip_accents, stop_words=stop)
+
+    def transform(self, X: list[str]) -> sp.csr_matrix:
+        """Tf-idf rows of ``X``."""
+        check_is_fitted(self, "engine_")
+        return self.engine_.transform(list(X))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The readable n-grams, in column order."""
+        check_is_fitted(self, "engine_")
+        return np.asarray(self.engine_.terms_, dtype=object)
+
+
 class PairSimilarity(TransformerMixin, BaseEstimator):
     """Similarity features between the two sides of (target, text) pairs."""
 
@@ -58,7 +105,7 @@ class PairSimilarity(TransformerMixin, BaseEstimator):
         self.lead_words = lead_words
 
     def fit(self, X: list[tuple[str, str]], y: Any = None) -> PairSimilarity:
-        self.vectorizer_ = Vectorizer(sublinear_tf=True, stop_words="english")
+        self.vectorizer_ = NgramVectorizer(ngram_range=(1, 1), strip_accents=False, stop_words="english")
         self.vectorizer_.fit([a for a, _ in X] + [b for _, b in X])
         return self
 
@@ -84,6 +131,18 @@ class StanceCues(TransformerMixin, BaseEstimator):
         return sp.csr_matrix((stance_cues.cue_matrix(list(X)) - self.mean_) / self.scale_ * self.weight)
 
 
+AUTO_CHAR_LIMIT = 1_000_000  # characters of training text up to which char_ngrams=None turns them on
+
+
+def use_char_ngrams(texts: list[str]) -> bool:
+    """What ``char_ngrams=None`` chooses: character n-grams while the training text is at most
+    ``AUTO_CHAR_LIMIT`` characters. On little text they share evidence between word forms (inflections, names,
+    spellings) that word n-grams see too rarely; on more text word n-grams have the support, and character
+    n-grams would multiply the classifier's input (about 15 non-zeros per word instead of 2) and its fit time.
+    Measured in experiments/benchmarks/TFIDF_SPEED.md."""
+    return sum(map(len, texts)) <= AUTO_CHAR_LIMIT
+
+
 class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """TF-IDF features + logistic regression or a calibrated linear SVM (sklearn estimator contract).
 
@@ -96,9 +155,9 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         classifier: str = "logreg",
         C: float = 10.0,
         ngram_max: int = 2,
-        min_df: int = 1,
+        min_df: int = 2,
         max_features: int | None = 50000,
-        char_ngrams: bool = True,
+        char_ngrams: bool | None = None,
         sublinear_tf: bool = True,
         class_weight: str | None = "balanced",
         calibration_folds: int = 3,
@@ -126,10 +185,12 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if len(y) != len(items):
             raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
         self.pairs_ = isinstance(items[0], tuple)
-        self.features_ = self._features().fit(self._columns(items))
-        self.classifier_ = self._classifier(y).fit(self.features_.transform(self._columns(items)), y)
+        texts = [str(item[1]) for item in items] if self.pairs_ else [str(item) for item in items]
+        self.char_ngrams_ = self.char_ngrams if self.char_ngrams is not None else use_char_ngrams(texts)
+        self.features_ = self._features()
+        self.classifier_ = self._classifier(y).fit(self.features_.fit_transform(self._columns(items)), y)
         self.classes_ = self.classifier_.classes_
-        self.fit_report_ = {}
+        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_)}
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -147,21 +208,12 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         return np.array(items, dtype=object) if self.pairs_ else items
 
     def _text_features(self) -> FeatureUnion:
-        parts = [(
-            "word",
-            Vectorizer(
-                ngram_range=(1, self.ngram_max), min_df=self.min_df, max_features=self.max_features,
-                sublinear_tf=self.sublinear_tf, strip_accents="unicode",
-            ),
-        )]
-        if self.char_ngrams:
-            parts.append((
-                "char",
-                Vectorizer(
-                    analyzer="char_wb", ngram_range=(2, 5), min_df=max(self.min_df, 2),
-                    max_features=self.max_features, sublinear_tf=self.sublinear_tf,
-                ),
-            ))
+        parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df,
+                                          max_features=self.max_features, sublinear_tf=self.sublinear_tf))]
+        if self.char_ngrams_:
+            parts.append(("char", NgramVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=max(self.min_df, 2),
+                                                  max_features=self.max_features, sublinear_tf=self.sublinear_tf,
+                                                  strip_accents=False)))
         return FeatureUnion(parts)
 
     def _features(self) -> Any:
@@ -171,14 +223,14 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
         blocks: list[tuple[str, Any, Any]] = [("text", self._text_features(), 1)]
         if self.target_features:
-            blocks = [("target", Vectorizer(ngram_range=(1, 2), sublinear_tf=True), 0), *blocks,
+            blocks = [("target", NgramVectorizer(ngram_range=(1, 2), strip_accents=False), 0), *blocks,
                       ("similarity", PairSimilarity(), [0, 1])]
         if self.stance_cues < 0:
             raise ConfigError(f"model.stance_cues must be a weight >= 0; got {self.stance_cues}. "
                               "Fix: 0 (off) or e.g. model.stance_cues=0.3.")
         if self.stance_cues > 0:
             blocks.append(("cues", StanceCues(weight=self.stance_cues), [0, 1]))
-        return ColumnTransformer(blocks)
+        return ColumnTransformer(blocks, sparse_threshold=1.0)  # always sparse, as the prediction runtime builds it
 
     def _classifier(self, y: np.ndarray) -> Any:
         if self.classifier not in CLASSIFIERS:

@@ -28,10 +28,12 @@ from nlpkit import npz
 from nlpkit.errors import ConfigError, ModelLoadError, one_line
 from nlpkit.models import stance_cues
 from nlpkit.models.base import check_texts
+from nlpkit.models.ngram_tfidf import NgramTfidf
 
 SPEC_FILE = "tfidf.json"
 ARRAYS_FILE = "tfidf.npz"
-FORMAT = "nlpkit-tfidf/1"
+FORMAT = "nlpkit-tfidf/2"  # 2: n-gram blocks keyed by hash (ngram_tfidf); 1: term vocabularies, still read
+FORMATS = ("nlpkit-tfidf/1", FORMAT)
 MAX_ARRAYS_BYTES = 2 << 30
 FIX = "Fix: load only predictors saved by nlpkit, from a source you trust; get this one again from its source."
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -84,6 +86,10 @@ def _cues_spec(cues: Any, key: str, arrays: dict[str, np.ndarray]) -> dict[str, 
 
 
 def _vectorizer_spec(vec: Any, source: str, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    engine = getattr(vec, "engine_", None)
+    if engine is not None:  # nlpkit's own n-gram vectorizer: its spec and arrays as they are
+        arrays.update({f"{key}.{name}": array for name, array in engine.arrays().items()})
+        return {"input": source, "key": key, **engine.spec()}
     supported = (vec.input == "content" and vec.preprocessor is None and vec.tokenizer is None
                  and vec.analyzer in ("word", "char_wb", "char") and vec.strip_accents in (None, "unicode")
                  and vec.norm in ("l2", None) and not vec.binary)
@@ -159,9 +165,9 @@ def _read_spec(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ModelLoadError(f"{path} is not readable JSON ({type(err).__name__}); expected nlpkit's TF-IDF "
                              f"description. {FIX}") from None
-    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+    if not isinstance(spec, dict) or spec.get("format") not in FORMATS:
         got = spec.get("format") if isinstance(spec, dict) else type(spec).__name__
-        raise ModelLoadError(f"{path} has format {got!r}; expected {FORMAT!r}. Fix: load it with the nlpkit version "
+        raise ModelLoadError(f"{path} has format {got!r}; expected one of {FORMATS}. Fix: load it with the nlpkit version "
                              "that saved it, or upgrade nlpkit.")
     return spec
 
@@ -217,7 +223,7 @@ class _Block:
         self.input = spec["input"]
         if self.input == "pair":
             self.lead_words = int(spec["lead_words"])
-            self.vectorizer = _Vectorizer(spec["vectorizer"], arrays)
+            self.vectorizer = _vectorizer(spec["vectorizer"], arrays)
             self.width = 3
         elif self.input == "cues":
             self.cues = _Cues(spec, arrays)
@@ -225,7 +231,7 @@ class _Block:
         else:
             if self.input not in ("text", "target"):
                 raise ValueError(f"unknown feature input {self.input!r}")
-            self.vectorizer = _Vectorizer(spec, arrays)
+            self.vectorizer = _vectorizer(spec, arrays)
             self.width = self.vectorizer.width
 
     def transform(self, items: list[Any]) -> sp.csr_matrix:
@@ -270,8 +276,16 @@ def pair_similarity(transform: Any, items: list[tuple[str, str]], lead_words: in
     return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
 
 
+def _vectorizer(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """The saved vectorizer: nlpkit's n-gram engine (format 2), or a scikit-learn vocabulary (format 1)."""
+    if "engine" not in spec:
+        return _Vectorizer(spec, arrays)
+    prefix = f"{spec['key']}."
+    return NgramTfidf.from_saved(spec, {name[len(prefix):]: a for name, a in arrays.items() if name.startswith(prefix)})
+
+
 class _Vectorizer:
-    """The transform half of a fitted TfidfVectorizer."""
+    """The transform half of a fitted scikit-learn TfidfVectorizer (predictors saved in format 1)."""
 
     def __init__(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         terms = arrays[f"{spec['key']}.terms"]
@@ -377,6 +391,8 @@ class _Classifier:
         else:
             raise ValueError(f"unknown classifier kind {self.kind!r}")
         self.n_features = int(self.members[0][0].shape[1])
+        # (features x classes), C-ordered: a sparse product reads it ~2.5x faster than the transposed view
+        self.members = [(np.ascontiguousarray(m[0].T), *m[1:]) for m in self.members]
 
     def proba(self, X: sp.csr_matrix) -> np.ndarray:
         if self.kind == "logreg":
@@ -390,8 +406,8 @@ class _Classifier:
     def _logreg(self, X: sp.csr_matrix) -> np.ndarray:
         from scipy.special import expit
 
-        coef, intercept = self.members[0][:2]
-        scores = X @ coef.T + intercept
+        weights, intercept = self.members[0][:2]
+        scores = X @ weights + intercept
         if self.n_classes <= 2:
             p = expit(scores.reshape(-1))
             return np.stack([1 - p, p], axis=1)
@@ -400,11 +416,11 @@ class _Classifier:
         scores /= scores.sum(axis=1).reshape(-1, 1)
         return scores
 
-    def _calibrated(self, X: sp.csr_matrix, coef: np.ndarray, intercept: np.ndarray, a: np.ndarray, b: np.ndarray,
-                    positions: list[int]) -> np.ndarray:
+    def _calibrated(self, X: sp.csr_matrix, weights: np.ndarray, intercept: np.ndarray, a: np.ndarray,
+                    b: np.ndarray, positions: list[int]) -> np.ndarray:
         from scipy.special import expit
 
-        scores = X @ coef.T + intercept
+        scores = X @ weights + intercept
         proba = np.zeros((X.shape[0], self.n_classes))
         for column, (position, a_k, b_k) in enumerate(zip(positions, a, b)):
             index = position + 1 if self.n_classes == 2 else position

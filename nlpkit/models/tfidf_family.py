@@ -21,9 +21,9 @@ class TfidfModelConfig(ModelConfig):
     kind: str = "tfidf_logreg.v1"
     C: float = 10.0
     ngram_max: int = 2
-    min_df: int = 1
+    min_df: int = 2
     max_features: Optional[int] = 50000
-    char_ngrams: bool = True
+    char_ngrams: Optional[bool] = None  # null: on while the training text is at most 1M characters (tfidf.py)
     sublinear_tf: bool = True
     class_weight: Optional[str] = "balanced"
     calibration_folds: int = 3
