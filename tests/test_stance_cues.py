@@ -121,16 +121,6 @@ def test_readme_stance_best_command_trains_a_model_that_clears_the_issue_bars(tm
     assert metrics["test/macro_f1"] >= 0.55 and metrics["test_ood/macro_f1"] >= 0.55, metrics
 
 
-def test_a_model_with_cues_also_round_trips_through_skops(tmp_path):
-    """The blend family saves its TF-IDF member with skops (nlpkit.models.tfidf_io): the cue block must load there too."""
-    from nlpkit.models import tfidf_io
-
-    model = TfidfClassifier(target_features=False, stance_cues=0.5, char_ngrams=False).fit(PAIRS, LABELS)
-    tfidf_io.save(model, tmp_path)
-    loaded = tfidf_io.load(tmp_path)
-    np.testing.assert_array_equal(loaded.predict_proba(PAIRS[:3]), model.predict_proba(PAIRS[:3]))
-
-
 def test_a_negative_cue_weight_fails_at_start_up_naming_the_key():
     from nlpkit.config import compose, validate
 

@@ -40,7 +40,6 @@ ALLOWED_TYPES = frozenset({
     "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
     # nlpkit's TF-IDF estimators
     "nlpkit.models.tfidf.TfidfClassifier", "nlpkit.models.tfidf.Vectorizer", "nlpkit.models.tfidf.PairSimilarity",
-    "nlpkit.models.tfidf.StanceCues",  # weight, mean_ and scale_ only; its transform calls nlpkit.models.stance_cues
     # the scikit-learn estimators they and the embed_logreg head are made of
     "sklearn.pipeline.FeatureUnion", "sklearn.pipeline.Pipeline",
     "sklearn.compose._column_transformer.ColumnTransformer",
