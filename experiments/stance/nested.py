@@ -1,6 +1,6 @@
 """Does the stance_best choice survive a selection that never sees validation or test? Nested check, one table.
 
-    python experiments/stance/nested.py        # seeds 0 1 2 (re-drawn splits) and the fixed split, ~4 min on 2 cores
+    python experiments/stance/nested.py        # seeds 0 1 2 (re-drawn splits) and the fixed split: ~10 min of CPU
 
 ``experiment=stance_best`` fixes C=30 and cue weight 0.1, chosen on the fixed validation split (72 documents) while
 test scores were printed beside it. Here, on each split, the same grid plus the baseline's choices (target features
