@@ -4,6 +4,8 @@ one-thread runs side by side, giving the outputs of one run of the whole batch."
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +82,32 @@ def test_row_blocks_run_side_by_side_give_one_runs_outputs_in_order(graph, rows)
     single = spread_runner(new_session(ort, str(graph)), workers=1)
     one_by_one = np.vstack([single({k: v[i:i + 1] for k, v in batch.items()}) for i in range(rows)])
     np.testing.assert_allclose(whole, one_by_one, atol=1e-5)
+
+
+def _in_a_forked_child(run, batch: dict[str, np.ndarray], timeout_s: float = 120) -> np.ndarray:
+    """``run(batch)`` in a child process made by os.fork (as pre-forking servers do); its output bytes."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run, send the output, leave without the parent's cleanup
+        try:
+            os.write(write, run(batch).tobytes())
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + timeout_s
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked child did not finish within {timeout_s} s")
+        time.sleep(0.05)
+    with os.fdopen(read, "rb") as pipe:
+        return np.frombuffer(pipe.read(), dtype=np.float32)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork exists on POSIX systems only")
+def test_a_forked_process_runs_the_runner_it_inherited(graph):
+    run = spread_runner(new_session(ort, str(graph)), workers=2)
+    batch = _batch(6)
+    in_parent = run(batch)  # the parent's row-block threads exist before the fork
+    np.testing.assert_allclose(_in_a_forked_child(run, batch), in_parent.ravel(), atol=1e-6)
