@@ -18,6 +18,7 @@ older path for predictors saved without a graph: export from the torch model at 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -71,15 +72,16 @@ def spread_runner(session: Any, workers: int | None = None) -> Runner:
 
     workers = default_threads() if workers is None else workers
     wanted = [i.name for i in session.get_inputs()]
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="nlpkit-onnx") if workers > 1 else None
+    pools: dict[int, ThreadPoolExecutor] = {}  # by process: a forked child inherits no worker threads, makes its own
 
     def block(batch: dict[str, np.ndarray], rows: slice) -> np.ndarray:
         return session.run(None, {n: batch[n][rows] for n in wanted})[0]
 
     def run(batch: dict[str, np.ndarray]) -> np.ndarray:
         n = len(batch[wanted[0]])
-        if pool is None or n < 2:
+        if workers < 2 or n < 2:
             return block(batch, slice(None)).astype(np.float32, copy=False)
+        pool = pools.get(os.getpid()) or pools.setdefault(os.getpid(), ThreadPoolExecutor(workers, "nlpkit-onnx"))
         edges = np.linspace(0, n, min(workers, n) + 1).astype(int)
         parts = pool.map(lambda rows: block(batch, rows), [slice(a, b) for a, b in zip(edges[:-1], edges[1:])])
         return np.concatenate(list(parts)).astype(np.float32, copy=False)
