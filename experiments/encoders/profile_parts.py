@@ -95,8 +95,11 @@ def where_time_goes(loaded: dict[str, Any], texts: list[str]) -> list[dict[str, 
 
 
 def operator_shares(folder: Path) -> str:
-    """Share of kernel time per operator type in the predictor's FP32 graph (ONNX Runtime's profiler, 1 thread)."""
+    """Share of kernel time per operator type in the predictor's FP32 graph (ONNX Runtime's profiler, 1 thread,
+    the session nlpkit's runner makes)."""
     import onnxruntime as ort
+
+    from nlpkit.models.onnx_runtime import UNFUSED
 
     graph = next((p for p in (folder / "model.onnx", folder / "finetune" / "model.onnx") if p.is_file()), None)
     if graph is None:
@@ -108,7 +111,8 @@ def operator_shares(folder: Path) -> str:
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.enable_profiling = 1, True
         options.profile_file_prefix = str(Path(tmp) / "prof")
-        session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"],
+                                       disabled_optimizers=list(UNFUSED))
         wanted = {i.name for i in session.get_inputs()}
         for _ in range(3):
             session.run(None, {k: v for k, v in batch.items() if k in wanted})

@@ -10,7 +10,8 @@ outputs. The 2-core FP32 ceiling: FLOPs per 128-token MiniLM sequence (from the 
 GEMM rate measured here (an ONNX Runtime MatMul of the model's FFN shape), beside the environment's figure
 (~115 sequences/s). "Where the time goes": nlpkit's end-to-end ``predict_proba`` split into tokenisation,
 batching/padding, the runner and the head, and ONNX Runtime's per-operator shares. Both runtimes get
-``OMP_NUM_THREADS`` threads (default 2). Run from the repository root:
+``OMP_NUM_THREADS`` threads (default 2): torch as intra-op threads, nlpkit's ONNX Runtime runner as that many
+one-thread runs side by side over each batch's rows. Run from the repository root:
 
     python experiments/encoders/speed.py [--data ../shared/datasets] [--predictor DIR] [--repeats 3]
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-# Both runtimes get the same threads: torch reads OMP_NUM_THREADS when it loads, and nlpkit's ONNX Runtime sessions
+# Both runtimes get the same threads: torch reads OMP_NUM_THREADS when it loads, and nlpkit's ONNX Runtime runners
 # take it as the user's choice (nlpkit.threads); 2 = the 2-core comparison. OMP_NUM_THREADS=1 python ... for 1.
 THREADS = int(os.environ.setdefault("OMP_NUM_THREADS", "2"))
 
@@ -124,7 +125,7 @@ def rows_of(results: dict, loaded: dict[str, Predictor], gold: list[str], ceilin
 
 
 def threads() -> tuple[int, int]:
-    """(torch's intra-op threads, the ONNX Runtime sessions' intra-op threads as nlpkit sets them)."""
+    """(torch's intra-op threads, the one-thread ONNX Runtime runs nlpkit's runner makes side by side)."""
     import torch
 
     from nlpkit.threads import default_threads
