@@ -148,9 +148,14 @@ def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: boo
 
 def whitespace_words(docs: list[str], *, lowercase: bool = True,
                      strip_accents: bool = False) -> tuple[sp.csr_matrix, list[str]]:
-    """The distinct whitespace-separated words of ``docs`` (first-seen order) and the (documents x words) counts."""
+    """The distinct whitespace-separated words of ``docs`` (first-seen order) and the (documents x words) counts.
+
+    The counts are CSR with one entry per word occurrence, in text order (a repeated word is several entries):
+    built without a sort, and a sparse product sums the repeats."""
     rows, ids, words = _distinct([doc.split() for doc in prepare(docs, lowercase, strip_accents)])
-    return sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(len(docs), len(words))), words
+    indptr = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=len(docs)), out=indptr[1:])
+    return sp.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(len(docs), len(words))), words
 
 
 def char_wb_ngrams(words: list[str], *, ngram_range: tuple[int, int]) -> tuple[list[Part], Terms]:
@@ -209,16 +214,23 @@ class KeyIndex:
             pending, slots = pending[rest], (slots[rest] + np.uint64(1)) & self.mask
 
     def lookup(self, queries: np.ndarray) -> np.ndarray:
-        """The column of each query key, or -1 where it is not in the vocabulary."""
-        out = np.full(len(queries), -1, dtype=np.int64)
-        active = np.arange(len(queries))
+        """The column of each query key, or -1 where it is not in the vocabulary.
+
+        The first probe is made for all queries at once (most end there: the table is at most half full);
+        only the queries whose slot holds another key probe on."""
         slots = queries & self.mask
-        while len(active):
+        found = self.table[slots]
+        out = self.columns[slots]  # -1 in an empty slot
+        pending = np.flatnonzero((found != queries) & (found != 0))
+        out[pending] = -1
+        slots = slots[pending]
+        while len(pending):
+            slots = (slots + np.uint64(1)) & self.mask
             found = self.table[slots]
-            hit = found == queries[active]
-            out[active[hit]] = self.columns[slots[hit]]
+            hit = found == queries[pending]
+            out[pending[hit]] = self.columns[slots[hit]]
             go_on = ~hit & (found != 0)
-            active, slots = active[go_on], (slots[go_on] + np.uint64(1)) & self.mask
+            pending, slots = pending[go_on], slots[go_on]
         if self.zero_column >= 0:
             out[queries == 0] = self.zero_column
         return out
