@@ -250,7 +250,7 @@ def profile(dataset: str, data: dict[str, Any]) -> list[str]:
         tfidf_arrays.save(model, Path(tmp))
         loaded = tfidf_arrays.load(Path(tmp))
     for block, (name, _) in zip(loaded.blocks_, features.transformer_list):
-        after[f"predict: {name} n-grams"] = _clock(lambda b=block: b.transform(T))
+        after[f"predict: {name} n-grams"] = _clock(lambda b=block: b.transform(T, {}))
     F = loaded.features(T)
     after["predict: classifier"] = _clock(lambda: loaded.classifier_.proba(F))
     for phase in sorted(before.keys() | after.keys(), key=lambda k: (not k.startswith("fit"), k)):

@@ -20,11 +20,14 @@ from nlpkit.errors import DataError
 from nlpkit.models import ngrams
 
 ENGINE = "nlpkit-ngrams/1"
-ANALYZERS = ("word", "char_wb")
+ANALYZERS = ("word", "char_wb", "char_tokens")
+Shared = Optional[dict]  # a batch's Tokens by (lowercase, strip_accents), shared by the vectorizers of one input
 
 
 class NgramTfidf:
-    """A TF-IDF vectorizer over word or ``char_wb`` n-grams (see the module docstring)."""
+    """A TF-IDF vectorizer over word n-grams, ``char_wb`` n-grams (of whitespace-separated words, as scikit-learn's)
+    or ``char_tokens`` n-grams (``char_wb``'s n-grams of the word analyzer's tokens: lower-cased, accents stripped
+    as set, ``TOKEN`` matches; the tokens are found once for both blocks)."""
 
     def __init__(self, *, analyzer: str = "word", ngram_range: tuple[int, int] = (1, 2), min_df: int = 1,
                  max_features: Optional[int] = None, sublinear_tf: bool = True, lowercase: bool = True,
@@ -40,18 +43,35 @@ class NgramTfidf:
         self.word_index_: Optional[ngrams.KeyIndex] = None
 
     # -- analysis ------------------------------------------------------------------------------------------
-    def occurrences(self, docs: list[str]) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
+    def occurrences(self, docs: list[str], shared: Shared = None) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
         """Parts of (row, key, start, end) of every n-gram occurrence in ``docs`` and their text function; for
-        ``char_wb`` also the (documents x distinct words) counts and the distinct words that rows index (for
+        character n-grams also the (documents x distinct words) counts and the distinct words that rows index (for
         words: None and [], rows are documents)."""
         if self.analyzer == "word":
             stop = frozenset(self.stop_words) if self.stop_words else None
-            parts, terms = ngrams.word_ngrams(docs, ngram_range=self.ngram_range, lowercase=self.lowercase,
-                                              strip_accents=self.strip_accents, stop_words=stop)
+            parts, terms = ngrams.word_ngrams(docs, ngram_range=self.ngram_range, stop_words=stop,
+                                              tokens=self.tokens(docs, shared))
             return parts, terms, None, []
-        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        counts, words, _ = self._words(docs, shared)
         parts, terms = ngrams.char_wb_ngrams(words, ngram_range=self.ngram_range)
         return parts, terms, counts, words
+
+    def tokens(self, docs: list[str], shared: Shared = None) -> ngrams.Tokens:
+        """The word tokens of ``docs`` with this vectorizer's settings, taken from (or left in) ``shared``."""
+        if shared is None:
+            return ngrams.tokenize(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        key = (self.lowercase, self.strip_accents)
+        if key not in shared:
+            shared[key] = ngrams.tokenize(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        return shared[key]
+
+    def _words(self, docs: list[str], shared: Shared) -> tuple[sp.csr_matrix, list[str], Optional[np.ndarray]]:
+        """For character n-grams: (documents x words) counts, the distinct words, and their keys when known."""
+        if self.analyzer == "char_tokens":
+            tokens = self.tokens(docs, shared)
+            return tokens.counts(), tokens.words, tokens.keys
+        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        return counts, words, None
 
     # -- fitting -------------------------------------------------------------------------------------------
     def fit(self, docs: list[str]) -> NgramTfidf:
@@ -135,7 +155,7 @@ class NgramTfidf:
         return [rows], word_counts
 
     def _cache_words(self, rows: sp.csr_matrix, words: list[str]) -> None:
-        """For ``char_wb``: keep each training word's n-gram counts over the vocabulary, so that prediction computes
+        """For character n-grams: keep each training word's n-gram counts over the vocabulary, so that prediction computes
         n-grams only for words training never saw (most words of new text were seen)."""
         keys = ngrams.string_keys(words)
         order = np.argsort(keys)
@@ -148,16 +168,17 @@ class NgramTfidf:
         """Number of feature columns."""
         return len(self.keys_)
 
-    def counts(self, docs: list[str]) -> sp.csr_matrix:
+    def counts(self, docs: list[str], shared: Shared = None) -> sp.csr_matrix:
         """Raw n-gram counts of ``docs`` over the vocabulary (CSR, one entry per n-gram of a row)."""
         if self.word_index_ is not None and self.word_rows_ is not None:
-            return self._counts_through_words(docs, self.word_index_, self.word_rows_)
-        parts, _, counts, _ = self.occurrences(docs)
+            return self._counts_through_words(docs, self.word_index_, self.word_rows_, shared)
+        parts, _, counts, _ = self.occurrences(docs, shared)
         return self._count(parts, counts, len(docs))
 
-    def _counts_through_words(self, docs: list[str], index: ngrams.KeyIndex, cache: sp.csr_matrix) -> sp.csr_matrix:
-        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
-        cached = index.lookup(ngrams.string_keys(words))
+    def _counts_through_words(self, docs: list[str], index: ngrams.KeyIndex, cache: sp.csr_matrix,
+                              shared: Shared) -> sp.csr_matrix:
+        counts, words, keys = self._words(docs, shared)
+        cached = index.lookup(ngrams.string_keys(words) if keys is None else keys)
         new = np.flatnonzero(cached < 0)
         rows = cache[cached[cached >= 0]]
         if len(new):
@@ -186,16 +207,18 @@ class NgramTfidf:
     def _count(self, parts: list[Any], words: Any, n_docs: int) -> sp.csr_matrix:
         """Counts from ``occurrences``: rows are documents, or words spread to documents by ``words`` (``parts``
         may also be the words' merged rows themselves, as ``_fit`` returns them)."""
-        if words is None:
-            return self._word_rows(parts, n_docs, merged=True)
+        if words is None:  # the identity's product sums a document's repeated n-grams without sorting them
+            identity = sp.csr_matrix((np.ones(n_docs), np.arange(n_docs), np.arange(n_docs + 1)), shape=(n_docs, n_docs))
+            return _product(identity, self._word_rows(parts, n_docs, merged=False))
         X = parts[0] if isinstance(parts[0], sp.csr_matrix) else self._word_rows(parts, words.shape[1], merged=False)
         return _product(words, X)
 
-    def transform(self, docs: list[str]) -> sp.csr_matrix:
-        """Tf-idf rows of ``docs``, l2-normalised (in chunks of ``CHUNK_CHARS`` characters)."""
+    def transform(self, docs: list[str], shared: Shared = None) -> sp.csr_matrix:
+        """Tf-idf rows of ``docs``, l2-normalised (in chunks of ``CHUNK_CHARS`` characters). ``shared``: a dict
+        that other vectorizers of the same ``docs`` also get (they find the word tokens once)."""
         if _chunked(docs):
             return sp.vstack([self._weighted(self.counts(chunk)) for chunk in _chunks(docs)], format="csr")
-        return self._weighted(self.counts(docs))
+        return self._weighted(self.counts(docs, shared))
 
     def _weighted(self, X: sp.csr_matrix) -> sp.csr_matrix:
         """``X`` (counts) weighted in place: ``1 + log(tf)``, times idf, each row scaled to unit l2 norm."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from itertools import chain
 from typing import Callable, Optional
 
@@ -41,8 +42,10 @@ Terms = Callable[[np.ndarray, np.ndarray], list]  # (starts, ends) of occurrence
 
 
 def _strip_marks(text: str) -> str:
-    """``text`` without its combining marks (looked up among the distinct characters it holds)."""
-    marks = [c for c in set(text) if unicodedata.combining(c)]
+    """``text`` without its combining marks (looked up among the distinct non-ASCII characters it holds, found
+    with NumPy: a Python ``set`` of every character cost more than the rest of the analysis)."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    marks = [c for c in map(chr, np.unique(codes[codes > 127]).tolist()) if unicodedata.combining(c)]
     if not marks:
         return text
     return re.sub("[" + "".join(re.escape(c) for c in marks) + "]", "", text)
@@ -111,15 +114,43 @@ def _distinct(items: list[list[str]]) -> tuple[np.ndarray, np.ndarray, list[str]
     return np.repeat(np.arange(len(items)), lengths), ids, distinct
 
 
-def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: bool = True, strip_accents: bool = True,
-                stop_words: Optional[frozenset[str]] = None) -> tuple[list[Part], Terms]:
-    """Every word n-gram occurrence of ``docs``, one part per n (rows are documents; within a part occurrences
-    are in document order; no key is in two parts), and a function giving the text of occurrences."""
+@dataclass(frozen=True)
+class Tokens:
+    """The word tokens of a batch of documents (``TOKEN`` matches, after ``prepare``): the document of each
+    occurrence (ascending), its index among the distinct words (first-seen order), the words and their keys.
+    Computed once per batch, they serve the word n-grams and the character n-grams of tokens alike."""
+
+    rows: np.ndarray
+    ids: np.ndarray
+    words: list[str]
+    keys: np.ndarray
+    n_docs: int
+
+    def counts(self) -> sp.csr_matrix:
+        """(documents x words) CSR with one entry per occurrence, in text order (a sparse product sums repeats)."""
+        indptr = np.zeros(self.n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.rows, minlength=self.n_docs), out=indptr[1:])
+        return sp.csr_matrix((np.ones(len(self.ids)), self.ids, indptr), shape=(self.n_docs, len(self.words)))
+
+
+def tokenize(docs: list[str], *, lowercase: bool = True, strip_accents: bool = True) -> Tokens:
+    """The ``Tokens`` of ``docs``."""
     rows, ids, words = _distinct([TOKEN.findall(doc) for doc in prepare(docs, lowercase, strip_accents)])
+    return Tokens(rows, ids, words, string_keys(words), len(docs))
+
+
+def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: bool = True, strip_accents: bool = True,
+                stop_words: Optional[frozenset[str]] = None, tokens: Optional[Tokens] = None) -> tuple[list[Part], Terms]:
+    """Every word n-gram occurrence of ``docs``, one part per n (rows are documents; within a part occurrences
+    are in document order; no key is in two parts), and a function giving the text of occurrences. ``tokens``:
+    ``docs``' tokens when already computed with the same settings."""
+    if tokens is None:
+        tokens = tokenize(docs, lowercase=lowercase, strip_accents=strip_accents)
+    rows, ids, words = tokens.rows, tokens.ids, tokens.words
     if stop_words:
         keep = ~np.fromiter((w in stop_words for w in words), dtype=bool, count=len(words))[ids]
         rows, ids = rows[keep], ids[keep]
-    keys = string_keys(words)[ids]
+    keys = tokens.keys[ids]
     positions = np.arange(len(ids))
     low, high = ngram_range
     parts: list[Part] = [(rows, keys, positions, positions + 1)] if low <= 1 else []
@@ -153,9 +184,7 @@ def whitespace_words(docs: list[str], *, lowercase: bool = True,
     The counts are CSR with one entry per word occurrence, in text order (a repeated word is several entries):
     built without a sort, and a sparse product sums the repeats."""
     rows, ids, words = _distinct([doc.split() for doc in prepare(docs, lowercase, strip_accents)])
-    indptr = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=len(docs)), out=indptr[1:])
-    return sp.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(len(docs), len(words))), words
+    return Tokens(rows, ids, words, np.zeros(0, dtype=np.uint64), len(docs)).counts(), words
 
 
 def char_wb_ngrams(words: list[str], *, ngram_range: tuple[int, int]) -> tuple[list[Part], Terms]:

@@ -111,6 +111,10 @@ class PairSimilarity(TransformerMixin, BaseEstimator):
         return pair_similarity(self.vectorizer_.transform, list(X), self.lead_words)
 
 
+# Character n-grams: 4- and 5-grams of the word tokens (padded with a space), chosen on the validation splits of
+# conflibert_cameo5 and un_quadclass against char_wb 2-5-grams and other ranges (experiments/benchmarks/TFIDF_SPEED.md):
+# as accurate, and about 40% of their non-zeros, which is most of the prediction and fitting time.
+CHAR_RANGE = (4, 5)
 AUTO_CHAR_LIMIT = 1_000_000  # characters of training text up to which char_ngrams=None turns them on
 
 
@@ -187,9 +191,9 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df,
                                           max_features=self.max_features, sublinear_tf=self.sublinear_tf))]
         if self.char_ngrams_:
-            parts.append(("char", NgramVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=max(self.min_df, 2),
-                                                  max_features=self.max_features, sublinear_tf=self.sublinear_tf,
-                                                  strip_accents=False)))
+            parts.append(("char", NgramVectorizer(analyzer="char_tokens", ngram_range=CHAR_RANGE,
+                                                  min_df=max(self.min_df, 2), max_features=self.max_features,
+                                                  sublinear_tf=self.sublinear_tf)))
         return FeatureUnion(parts)
 
     def _features(self) -> Any:

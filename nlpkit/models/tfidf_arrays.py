@@ -196,7 +196,8 @@ class ArrayTfidfModel:
     def features(self, X: Any) -> sp.csr_matrix:
         """The feature matrix of ``X`` (texts, or (target, text) pairs), as scikit-learn would build it."""
         items = check_texts(X, pairs=self.pairs_)
-        return sp.hstack([block.transform(items) for block in self.blocks_]).tocsr()
+        shared: dict[str, dict] = {}  # per input: the word tokens that several blocks read (found once)
+        return sp.hstack([block.transform(items, shared.setdefault(block.input, {})) for block in self.blocks_]).tocsr()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
@@ -222,12 +223,18 @@ class _Block:
             self.vectorizer = _vectorizer(spec, arrays)
             self.width = self.vectorizer.width
 
-    def transform(self, items: list[Any]) -> sp.csr_matrix:
+    def transform(self, items: list[Any], shared: dict) -> sp.csr_matrix:
+        """This block's columns for ``items``; ``shared``: what the blocks over the same input share."""
         if self.input == "text":
-            return self.vectorizer.transform([x[1] for x in items] if isinstance(items[0], tuple) else items)
+            return self._vectorize([x[1] for x in items] if isinstance(items[0], tuple) else items, shared)
         if self.input == "target":
-            return self.vectorizer.transform([x[0] for x in items])
+            return self._vectorize([x[0] for x in items], shared)
         return self._similarity(items)
+
+    def _vectorize(self, docs: list[str], shared: dict) -> sp.csr_matrix:
+        if isinstance(self.vectorizer, NgramTfidf):
+            return self.vectorizer.transform(docs, shared)
+        return self.vectorizer.transform(docs)
 
     def _similarity(self, items: list[tuple[str, str]]) -> sp.csr_matrix:
         return pair_similarity(self.vectorizer.transform, items, self.lead_words)
