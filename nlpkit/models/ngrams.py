@@ -25,14 +25,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 from typing import Callable, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
 SEPARATOR = "\x00"  # between documents; a document's own NUL characters are blanked first
-TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# scikit-learn's token_pattern is (?u)\b\w\w+\b; with findall ``\w\w+`` finds the same tokens (a match can only start
+# where a word starts: the previous match ended on a non-word character, a failed start was a one-letter word)
+# and runs ~30% faster without the boundary checks. tests/test_ngrams.py compares the features.
+TOKEN = re.compile(r"(?u)\w\w+")
 _BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
 _BASE_INVERSE = np.uint64(pow(int(_BASE), -1, 1 << 64))
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -108,9 +111,9 @@ def string_keys(strings: list[str]) -> np.ndarray:
 def _distinct(items: list[list[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Each item's row, its index among the distinct items (first-seen order), and the distinct items."""
     lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    distinct = list(dict.fromkeys(chain.from_iterable(items)))
-    index = {w: i for i, w in enumerate(distinct)}
+    index = dict(zip(dict.fromkeys(chain.from_iterable(items)), count()))
     ids = np.fromiter(map(index.__getitem__, chain.from_iterable(items)), dtype=np.int64, count=int(lengths.sum()))
+    distinct = list(index)
     return np.repeat(np.arange(len(items)), lengths), ids, distinct
 
 
