@@ -117,4 +117,5 @@ def test_a_predictor_with_whitespace_character_ngrams_still_loads_and_predicts_t
     model.classifier_ = LogisticRegression(C=10.0, max_iter=3000).fit(model.features_.fit_transform(X), y)
     tfidf_arrays.save(model, tmp_path)
     assert '"char_wb"' in (tmp_path / "tfidf.json").read_text()
-    np.testing.assert_array_equal(tfidf_arrays.load(tmp_path).predict_proba(PROBES + X), model.predict_proba(PROBES + X))
+    probes = PROBES + X
+    np.testing.assert_array_equal(tfidf_arrays.load(tmp_path).predict_proba(probes), model.predict_proba(probes))

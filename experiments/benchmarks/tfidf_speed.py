@@ -198,7 +198,8 @@ def run_fast(data: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     return run_nlpkit(data, args, fast_config())
 
 
-RUNNERS = {"nlpkit": run_nlpkit, "nlpkit_fast": run_fast, "nlpkit_before": run_before, "script": run_script, "fasttext": run_fasttext,
+RUNNERS = {"nlpkit": run_nlpkit, "nlpkit_fast": run_fast, "nlpkit_before": run_before, "script": run_script,
+           "fasttext": run_fasttext,
            "limit": run_limit}
 
 

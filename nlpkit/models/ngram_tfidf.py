@@ -43,7 +43,8 @@ class NgramTfidf:
         self.word_index_: Optional[ngrams.KeyIndex] = None
 
     # -- analysis ------------------------------------------------------------------------------------------
-    def occurrences(self, docs: list[str], shared: Shared = None) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
+    def occurrences(self, docs: list[str],
+                    shared: Shared = None) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
         """Parts of (row, key, start, end) of every n-gram occurrence in ``docs`` and their text function; for
         character n-grams also the (documents x distinct words) counts and the distinct words that rows index (for
         words: None and [], rows are documents)."""
@@ -155,8 +156,8 @@ class NgramTfidf:
         return [rows], word_counts
 
     def _cache_words(self, rows: sp.csr_matrix, words: list[str]) -> None:
-        """For character n-grams: keep each training word's n-gram counts over the vocabulary, so that prediction computes
-        n-grams only for words training never saw (most words of new text were seen)."""
+        """For character n-grams: keep each training word's n-gram counts over the vocabulary, so that prediction
+        computes n-grams only for words training never saw (most words of new text were seen)."""
         keys = ngrams.string_keys(words)
         order = np.argsort(keys)
         self.word_keys_, self.word_rows_ = keys[order], rows[order]
@@ -208,7 +209,8 @@ class NgramTfidf:
         """Counts from ``occurrences``: rows are documents, or words spread to documents by ``words`` (``parts``
         may also be the words' merged rows themselves, as ``_fit`` returns them)."""
         if words is None:  # the identity's product sums a document's repeated n-grams without sorting them
-            identity = sp.csr_matrix((np.ones(n_docs), np.arange(n_docs), np.arange(n_docs + 1)), shape=(n_docs, n_docs))
+            identity = sp.csr_matrix((np.ones(n_docs), np.arange(n_docs), np.arange(n_docs + 1)),
+                                     shape=(n_docs, n_docs))
             return _product(identity, self._word_rows(parts, n_docs, merged=False))
         X = parts[0] if isinstance(parts[0], sp.csr_matrix) else self._word_rows(parts, words.shape[1], merged=False)
         return _product(words, X)

@@ -7,15 +7,17 @@ one vectorizer's vocabulary.
 
 Python touches each word once (C-speed regular expression and ``str.split``, one dict lookup); everything
 per n-gram is array arithmetic. Words are hashed once per distinct word of a batch; word n-gram keys combine
-the words' keys; ``char_wb`` n-grams are computed for the distinct words only and spread to documents by a
-sparse product, because a word's character n-grams depend on that word alone.
+the words' keys; character n-grams are computed for the distinct words only and spread to documents by a
+sparse product, because a word's character n-grams depend on that word alone. A batch's ``Tokens`` (the word
+analyzer's tokens) can serve several vectorizers: the word n-grams and the character n-grams of those tokens
+(``char_tokens`` in ``ngram_tfidf``) find them once.
 
 The analysis follows scikit-learn's ``TfidfVectorizer`` so that the features mean what its users expect:
 lower-casing, then accent stripping (``strip_accents="unicode"``: NFKD, combining marks dropped); words are
-matches of its ``token_pattern`` ``(?u)\\b\\w\\w+\\b``; word n-grams join consecutive words of one document;
-``char_wb`` n-grams are taken inside each whitespace-separated word padded with one space on each side, and a
-padded word shorter than ``n`` stops the longer n-grams (its whole self counted once). ``tests/test_ngrams.py``
-checks the features against scikit-learn's on varied text.
+matches of its ``token_pattern`` ``(?u)\\b\\w\\w+\\b`` (``TOKEN`` finds the same ones); word n-grams join
+consecutive words of one document; ``char_wb`` n-grams are taken inside each word padded with one space on each
+side (whitespace-separated words, or the tokens), and a padded word shorter than ``n`` stops the longer n-grams
+(its whole self counted once). ``tests/test_ngrams.py`` checks the features against scikit-learn's on varied text.
 
 Used both in training (``ngram_tfidf``, ``tfidf.NgramVectorizer``) and in the prediction runtime (NumPy only).
 """
@@ -143,7 +145,8 @@ def tokenize(docs: list[str], *, lowercase: bool = True, strip_accents: bool = T
 
 
 def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: bool = True, strip_accents: bool = True,
-                stop_words: Optional[frozenset[str]] = None, tokens: Optional[Tokens] = None) -> tuple[list[Part], Terms]:
+                stop_words: Optional[frozenset[str]] = None,
+                tokens: Optional[Tokens] = None) -> tuple[list[Part], Terms]:
     """Every word n-gram occurrence of ``docs``, one part per n (rows are documents; within a part occurrences
     are in document order; no key is in two parts), and a function giving the text of occurrences. ``tokens``:
     ``docs``' tokens when already computed with the same settings."""

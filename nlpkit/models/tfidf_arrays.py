@@ -7,9 +7,10 @@ intercepts, the sigmoid calibrators' ``a``/``b``). ``np.load(..., allow_pickle=F
 fixed-width string arrays, so loading runs no code; and it imports no scikit-learn, whose import (~1 s on two
 cores, plus skops's walk over every estimator) would dominate a cold start.
 
-The transform repeats scikit-learn's own steps in the same order (count n-grams, sort indices, ``1 + log(tf)``,
-idf, row-wise l2 through SciPy's sequential sparse product, ``hstack``, sparse-dense product), so the
-probabilities equal scikit-learn's to the last bit or within a few ulps: ``tests/test_tfidf_arrays.py``
+Format 2 runs the fitted estimator's own n-gram engine (``ngram_tfidf``; the blocks over one input share its word
+tokens), then ``hstack`` and the sparse-dense product, so the probabilities equal the estimator's bit for bit;
+format 1's transform repeats scikit-learn's steps in the same order (count n-grams, sort indices,
+``1 + log(tf)``, idf, row-wise l2 through SciPy's sequential sparse product). ``tests/test_tfidf_arrays.py``
 checks them against the fitted estimator on every task.
 """
 
