@@ -133,9 +133,14 @@ class Tokens:
 
     def counts(self) -> sp.csr_matrix:
         """(documents x words) CSR with one entry per occurrence, in text order (a sparse product sums repeats)."""
-        indptr = np.zeros(self.n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.rows, minlength=self.n_docs), out=indptr[1:])
-        return sp.csr_matrix((np.ones(len(self.ids)), self.ids, indptr), shape=(self.n_docs, len(self.words)))
+        return _occurrence_counts(self.rows, self.ids, self.n_docs, len(self.words))
+
+
+def _occurrence_counts(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_words: int) -> sp.csr_matrix:
+    """(documents x words) CSR with one entry per occurrence (``rows`` ascending), built without a sort."""
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+    return sp.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(n_docs, n_words))
 
 
 def tokenize(docs: list[str], *, lowercase: bool = True, strip_accents: bool = True) -> Tokens:
@@ -190,7 +195,7 @@ def whitespace_words(docs: list[str], *, lowercase: bool = True,
     The counts are CSR with one entry per word occurrence, in text order (a repeated word is several entries):
     built without a sort, and a sparse product sums the repeats."""
     rows, ids, words = _distinct([doc.split() for doc in prepare(docs, lowercase, strip_accents)])
-    return Tokens(rows, ids, words, np.zeros(0, dtype=np.uint64), len(docs)).counts(), words
+    return _occurrence_counts(rows, ids, len(docs), len(words)), words
 
 
 def char_wb_ngrams(words: list[str], *, ngram_range: tuple[int, int]) -> tuple[list[Part], Terms]:
