@@ -111,10 +111,12 @@ class PairSimilarity(TransformerMixin, BaseEstimator):
         return pair_similarity(self.vectorizer_.transform, list(X), self.lead_words)
 
 
-# Character n-grams: 4- and 5-grams of the word tokens (padded with a space), chosen on the validation splits of
-# conflibert_cameo5 and un_quadclass against char_wb 2-5-grams and other ranges (experiments/benchmarks/TFIDF_SPEED.md):
-# as accurate, and about 40% of their non-zeros, which is most of the prediction and fitting time.
+# Character n-grams: 4- and 5-grams of the word tokens (padded with a space), the 10,000 most frequent (or
+# model.max_features if smaller); chosen on the validation splits of conflibert_cameo5 and un_quadclass against
+# char_wb 2-5-grams, other ranges and caps (experiments/benchmarks/TFIDF_SPEED.md): as accurate or more, with about
+# 40% of the non-zeros (most of the prediction time) and fewer columns (the classifier's fitting memory).
 CHAR_RANGE = (4, 5)
+CHAR_MAX_FEATURES = 10_000
 AUTO_CHAR_LIMIT = 1_000_000  # characters of training text up to which char_ngrams=None turns them on
 
 
@@ -191,8 +193,9 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df,
                                           max_features=self.max_features, sublinear_tf=self.sublinear_tf))]
         if self.char_ngrams_:
+            cap = CHAR_MAX_FEATURES if self.max_features is None else min(self.max_features, CHAR_MAX_FEATURES)
             parts.append(("char", NgramVectorizer(analyzer="char_tokens", ngram_range=CHAR_RANGE,
-                                                  min_df=max(self.min_df, 2), max_features=self.max_features,
+                                                  min_df=max(self.min_df, 2), max_features=cap,
                                                   sublinear_tf=self.sublinear_tf)))
         return FeatureUnion(parts)
 
