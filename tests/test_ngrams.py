@@ -93,7 +93,7 @@ def test_key_index_finds_every_key_and_only_those():
 
 
 def test_fit_transform_equals_fit_then_transform():
-    for analyzer, ngram_range in (("word", (1, 2)), ("char_wb", (2, 5))):
+    for analyzer, ngram_range in (("word", (1, 2)), ("char_wb", (2, 5)), ("char_tokens", (4, 5))):
         once = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range)
         X = once.fit_transform(TEXTS)
         again = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range).fit(TEXTS)
@@ -131,7 +131,7 @@ def test_character_ngrams_follow_the_amount_of_training_text():
     assert TfidfClassifier(char_ngrams=True).fit(long_texts[:2], labels[:2]).char_ngrams_
 
 
-@pytest.mark.parametrize("analyzer, ngram_range", [("word", (1, 2)), ("char_wb", (2, 4))])
+@pytest.mark.parametrize("analyzer, ngram_range", [("word", (1, 2)), ("char_wb", (2, 4)), ("char_tokens", (3, 5))])
 def test_fitting_in_chunks_gives_the_same_vectorizer(monkeypatch, analyzer, ngram_range):
     """Large corpora are analysed in chunks (bounded memory); the result must not depend on the chunking."""
     from nlpkit.models import ngram_tfidf
