@@ -229,8 +229,9 @@ def test_tfidf_speed_jobs_run_in_their_own_processes(tmp_path: Path):
     data = tmp_path / "tiny.json"
     data.write_text(json.dumps({k: [[r["text"] for r in v], [r["label"] for r in v]] for k, v in split.items()}))
     args = argparse.Namespace(threads=1, autotune_seconds=5, timeout=300)
-    results = {c: tfidf_speed.run_job("tiny", c, data, args) for c in ("nlpkit", "script", "limit")}
+    results = {c: tfidf_speed.run_job("tiny", c, data, args) for c in ("nlpkit", "nlpkit_fast", "script", "limit")}
     assert results["nlpkit"]["notes"] == "char_ngrams=True"  # a few hundred characters: character n-grams on
+    assert results["nlpkit_fast"]["notes"] == "char_ngrams=False"  # model=tfidf_fast: word n-grams only
     assert results["script"]["notes"].startswith("C=")
     for name, result in results.items():
         assert "error" not in result, (name, result)

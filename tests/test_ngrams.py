@@ -93,7 +93,7 @@ def test_key_index_finds_every_key_and_only_those():
 
 
 def test_fit_transform_equals_fit_then_transform():
-    for analyzer, ngram_range in (("word", (1, 2)), ("char_wb", (2, 5))):
+    for analyzer, ngram_range in (("word", (1, 2)), ("char_wb", (2, 5)), ("char_tokens", (4, 5))):
         once = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range)
         X = once.fit_transform(TEXTS)
         again = NgramTfidf(analyzer=analyzer, ngram_range=ngram_range).fit(TEXTS)
@@ -131,7 +131,7 @@ def test_character_ngrams_follow_the_amount_of_training_text():
     assert TfidfClassifier(char_ngrams=True).fit(long_texts[:2], labels[:2]).char_ngrams_
 
 
-@pytest.mark.parametrize("analyzer, ngram_range", [("word", (1, 2)), ("char_wb", (2, 4))])
+@pytest.mark.parametrize("analyzer, ngram_range", [("word", (1, 2)), ("char_wb", (2, 4)), ("char_tokens", (3, 5))])
 def test_fitting_in_chunks_gives_the_same_vectorizer(monkeypatch, analyzer, ngram_range):
     """Large corpora are analysed in chunks (bounded memory); the result must not depend on the chunking."""
     from nlpkit.models import ngram_tfidf
@@ -153,3 +153,41 @@ def test_a_vocabulary_left_empty_by_min_df_is_one_clear_line():
     with pytest.raises(DataError, match=r"^TF-IDF needs word n-grams that occur in at least min_df=2 training "
                                         r"documents; .* Fix: model\.min_df=1, or give more"):
         NgramTfidf(min_df=2).fit(["alpha beta", "gamma delta"])
+
+
+def test_the_token_regex_finds_scikit_learns_tokens():
+    """``TOKEN`` (``\\w\\w+``) finds what scikit-learn's ``(?u)\\b\\w\\w+\\b`` finds, on the texts and their edges."""
+    import re
+
+    pattern = re.compile(TfidfVectorizer().token_pattern)
+    for text in TEXTS + ["a bc d ef_g h1 ij-k l", "x", "éa ñ xy", "__ _a b_ 9 99"]:
+        assert ngrams.TOKEN.findall(text) == pattern.findall(text), text
+
+
+@pytest.mark.parametrize("ngram_range", [(4, 5), (2, 5)])
+def test_character_ngrams_of_tokens_are_char_wb_ngrams_of_the_word_analyzers_tokens(ngram_range):
+    """``char_tokens`` = scikit-learn's ``char_wb`` n-grams of the words its word analyzer finds (lower-cased,
+    accents stripped), fitted and applied to unseen text (seen words from the cache, new ones computed)."""
+    words = TfidfVectorizer(strip_accents="unicode").build_analyzer()
+    as_tokens = [" ".join(words(doc)) for doc in TEXTS]
+    sk = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, lowercase=False)
+    expected = sk.fit_transform(as_tokens[:8]).toarray()
+    ours = NgramTfidf(analyzer="char_tokens", ngram_range=ngram_range).fit(TEXTS[:8])
+    assert sorted(ours.terms_.tolist()) == sorted(sk.vocabulary_)
+    columns = [sk.vocabulary_[term] for term in ours.terms_.tolist()]
+    np.testing.assert_allclose(ours.transform(TEXTS[:8]).toarray(), expected[:, columns], rtol=0, atol=1e-12)
+    unseen = sk.transform(as_tokens[8:]).toarray()[:, columns]
+    np.testing.assert_allclose(ours.transform(TEXTS[8:]).toarray(), unseen, rtol=0, atol=1e-12)
+    again = NgramTfidf.from_saved(ours.spec(), ours.arrays())
+    np.testing.assert_array_equal(again.transform(TEXTS).toarray(), ours.transform(TEXTS).toarray())
+
+
+def test_vectorizers_of_one_input_share_its_tokens_and_get_the_same_features():
+    word = NgramTfidf(ngram_range=(1, 2)).fit(TEXTS)
+    char = NgramTfidf(analyzer="char_tokens", ngram_range=(4, 5)).fit(TEXTS)
+    other = NgramTfidf(ngram_range=(1, 1), strip_accents=False).fit(TEXTS)
+    shared: dict = {}
+    together = [v.transform(TEXTS, shared) for v in (word, char, other)]
+    assert len(shared) == 2  # one tokenisation per (lowercase, strip_accents) setting
+    for vectorizer, X in zip((word, char, other), together):
+        np.testing.assert_array_equal(X.toarray(), vectorizer.transform(TEXTS).toarray())

@@ -100,3 +100,22 @@ def test_the_same_model_saves_to_the_same_bytes(tmp_path):
         tfidf_arrays.save(TfidfClassifier(classifier="svm").fit(X, y) if name == "b" else model, tmp_path / name)
     for file in ("tfidf.json", "tfidf.npz"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+def test_a_predictor_with_whitespace_character_ngrams_still_loads_and_predicts_the_same(tmp_path):
+    """Predictors saved before the character n-grams moved to the word tokens (``char_wb`` 2-5-grams of
+    whitespace-separated words) load and give their estimator's probabilities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion
+
+    from nlpkit.models.tfidf import NgramVectorizer
+
+    X, y = _data(3, False)
+    model = TfidfClassifier(min_df=1).fit(X, y)
+    model.features_ = FeatureUnion([("word", NgramVectorizer(ngram_range=(1, 2))), (
+        "char", NgramVectorizer(analyzer="char_wb", ngram_range=(2, 5), strip_accents=False))])
+    model.classifier_ = LogisticRegression(C=10.0, max_iter=3000).fit(model.features_.fit_transform(X), y)
+    tfidf_arrays.save(model, tmp_path)
+    assert '"char_wb"' in (tmp_path / "tfidf.json").read_text()
+    probes = PROBES + X
+    np.testing.assert_array_equal(tfidf_arrays.load(tmp_path).predict_proba(probes), model.predict_proba(probes))

@@ -20,11 +20,14 @@ from nlpkit.errors import DataError
 from nlpkit.models import ngrams
 
 ENGINE = "nlpkit-ngrams/1"
-ANALYZERS = ("word", "char_wb")
+ANALYZERS = ("word", "char_wb", "char_tokens")
+Shared = Optional[dict]  # a batch's Tokens by (lowercase, strip_accents), shared by the vectorizers of one input
 
 
 class NgramTfidf:
-    """A TF-IDF vectorizer over word or ``char_wb`` n-grams (see the module docstring)."""
+    """A TF-IDF vectorizer over word n-grams, ``char_wb`` n-grams (of whitespace-separated words, as scikit-learn's)
+    or ``char_tokens`` n-grams (``char_wb``'s n-grams of the word analyzer's tokens: lower-cased, accents stripped
+    as set, ``TOKEN`` matches; the tokens are found once for both blocks)."""
 
     def __init__(self, *, analyzer: str = "word", ngram_range: tuple[int, int] = (1, 2), min_df: int = 1,
                  max_features: Optional[int] = None, sublinear_tf: bool = True, lowercase: bool = True,
@@ -40,18 +43,36 @@ class NgramTfidf:
         self.word_index_: Optional[ngrams.KeyIndex] = None
 
     # -- analysis ------------------------------------------------------------------------------------------
-    def occurrences(self, docs: list[str]) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
+    def occurrences(self, docs: list[str],
+                    shared: Shared = None) -> tuple[list[ngrams.Part], ngrams.Terms, Any, list[str]]:
         """Parts of (row, key, start, end) of every n-gram occurrence in ``docs`` and their text function; for
-        ``char_wb`` also the (documents x distinct words) counts and the distinct words that rows index (for
+        character n-grams also the (documents x distinct words) counts and the distinct words that rows index (for
         words: None and [], rows are documents)."""
         if self.analyzer == "word":
             stop = frozenset(self.stop_words) if self.stop_words else None
-            parts, terms = ngrams.word_ngrams(docs, ngram_range=self.ngram_range, lowercase=self.lowercase,
-                                              strip_accents=self.strip_accents, stop_words=stop)
+            parts, terms = ngrams.word_ngrams(docs, ngram_range=self.ngram_range, stop_words=stop,
+                                              tokens=self.tokens(docs, shared))
             return parts, terms, None, []
-        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        counts, words, _ = self._words(docs, shared)
         parts, terms = ngrams.char_wb_ngrams(words, ngram_range=self.ngram_range)
         return parts, terms, counts, words
+
+    def tokens(self, docs: list[str], shared: Shared = None) -> ngrams.Tokens:
+        """The word tokens of ``docs`` with this vectorizer's settings, taken from (or left in) ``shared``."""
+        if shared is None:
+            return ngrams.tokenize(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        key = (self.lowercase, self.strip_accents)
+        if key not in shared:
+            shared[key] = ngrams.tokenize(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        return shared[key]
+
+    def _words(self, docs: list[str], shared: Shared) -> tuple[sp.csr_matrix, list[str], Optional[np.ndarray]]:
+        """For character n-grams: (documents x words) counts, the distinct words, and their keys when known."""
+        if self.analyzer == "char_tokens":
+            tokens = self.tokens(docs, shared)
+            return tokens.counts(), tokens.words, tokens.keys
+        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        return counts, words, None
 
     # -- fitting -------------------------------------------------------------------------------------------
     def fit(self, docs: list[str]) -> NgramTfidf:
@@ -127,16 +148,16 @@ class NgramTfidf:
         unique, counts, df, starts, ends = unique[order], counts[order], df[order], starts[order], ends[order]
         keep = self._keep_vocabulary(unique, counts, df, len(docs))
         self.terms_ = np.array(terms(starts[keep], ends[keep]), dtype=str)
-        self._cache_words(parts, words)
-        return parts, word_counts
-
-    def _cache_words(self, parts: list[ngrams.Part], words: list[str]) -> None:
-        """For ``char_wb``: keep each training word's n-gram counts over the vocabulary, so that prediction computes
-        n-grams only for words training never saw (most words of new text were seen)."""
         self.word_keys_ = self.word_rows_ = self.word_index_ = None
-        if self.analyzer != "char_wb":
-            return
-        rows = self._word_rows(parts, len(words))
+        if self.analyzer == "word":
+            return parts, word_counts
+        rows = self._word_rows(parts, len(words), merged=True)
+        self._cache_words(rows, words)
+        return [rows], word_counts
+
+    def _cache_words(self, rows: sp.csr_matrix, words: list[str]) -> None:
+        """For character n-grams: keep each training word's n-gram counts over the vocabulary, so that prediction
+        computes n-grams only for words training never saw (most words of new text were seen)."""
         keys = ngrams.string_keys(words)
         order = np.argsort(keys)
         self.word_keys_, self.word_rows_ = keys[order], rows[order]
@@ -148,61 +169,72 @@ class NgramTfidf:
         """Number of feature columns."""
         return len(self.keys_)
 
-    def counts(self, docs: list[str]) -> sp.csr_matrix:
+    def counts(self, docs: list[str], shared: Shared = None) -> sp.csr_matrix:
         """Raw n-gram counts of ``docs`` over the vocabulary (CSR, one entry per n-gram of a row)."""
         if self.word_index_ is not None and self.word_rows_ is not None:
-            return self._counts_through_words(docs, self.word_index_, self.word_rows_)
-        parts, _, counts, _ = self.occurrences(docs)
+            return self._counts_through_words(docs, self.word_index_, self.word_rows_, shared)
+        parts, _, counts, _ = self.occurrences(docs, shared)
         return self._count(parts, counts, len(docs))
 
-    def _counts_through_words(self, docs: list[str], index: ngrams.KeyIndex, cache: sp.csr_matrix) -> sp.csr_matrix:
-        counts, words = ngrams.whitespace_words(docs, lowercase=self.lowercase, strip_accents=self.strip_accents)
-        cached = index.lookup(ngrams.string_keys(words))
+    def _counts_through_words(self, docs: list[str], index: ngrams.KeyIndex, cache: sp.csr_matrix,
+                              shared: Shared) -> sp.csr_matrix:
+        counts, words, keys = self._words(docs, shared)
+        cached = index.lookup(ngrams.string_keys(words) if keys is None else keys)
         new = np.flatnonzero(cached < 0)
         rows = cache[cached[cached >= 0]]
         if len(new):
             parts, _ = ngrams.char_wb_ngrams([words[i] for i in new.tolist()], ngram_range=self.ngram_range)
-            rows = sp.vstack([rows, self._word_rows(parts, len(new))], format="csr")
+            rows = sp.vstack([rows, self._word_rows(parts, len(new), merged=False)], format="csr")
         order = np.concatenate([np.flatnonzero(cached >= 0), new])  # the words in the order of ``rows``
         position = np.empty(len(words), dtype=np.int64)
         position[order] = np.arange(len(words))
         counts = sp.csr_matrix((counts.data, position[counts.indices], counts.indptr), shape=counts.shape)
-        return _canonical(counts @ rows)
+        return _product(counts, rows)
 
-    def _word_rows(self, parts: list[ngrams.Part], n_words: int) -> sp.csr_matrix:
-        """(words x vocabulary) n-gram counts from parts whose rows are words."""
-        rows, columns = [], []
-        for row, keys, _, _ in parts:
-            found = self.index_.lookup(keys)
-            hit = found >= 0
-            rows.append(row[hit])
-            columns.append(found[hit])
-        row, column = np.concatenate(rows), np.concatenate(columns)
-        return sp.csr_matrix((np.ones(len(row)), (row, column)), shape=(n_words, self.width))
+    def _word_rows(self, parts: list[ngrams.Part], n_rows: int, merged: bool) -> sp.csr_matrix:
+        """(rows x vocabulary) n-gram counts from parts: ``merged``, one entry per n-gram of a row (sorted); else
+        one entry per occurrence, grouped by row without sorting them (for a sparse product, which sums them)."""
+        row = np.concatenate([part[0] for part in parts])
+        found = self.index_.lookup(np.concatenate([part[1] for part in parts]))
+        hit = found >= 0
+        row, column = row[hit], found[hit]
+        if merged:
+            return sp.csr_matrix((np.ones(len(row)), (row, column)), shape=(n_rows, self.width))
+        order = np.argsort(row, kind="stable")  # a merge of the parts' ascending runs
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row, minlength=n_rows), out=indptr[1:])
+        return sp.csr_matrix((np.ones(len(row)), column[order], indptr), shape=(n_rows, self.width))
 
-    def _count(self, parts: list[ngrams.Part], words: Any, n_docs: int) -> sp.csr_matrix:
-        """Counts from ``occurrences``: rows are documents, or words spread to documents by ``words``."""
-        X = self._word_rows(parts, n_docs if words is None else words.shape[1])
-        if words is None:
-            X.sum_duplicates()
-            return X
-        return _canonical(words @ X)
+    def _count(self, parts: list[Any], words: Any, n_docs: int) -> sp.csr_matrix:
+        """Counts from ``occurrences``: rows are documents, or words spread to documents by ``words`` (``parts``
+        may also be the words' merged rows themselves, as ``_fit`` returns them)."""
+        if words is None:  # the identity's product sums a document's repeated n-grams without sorting them
+            identity = sp.csr_matrix((np.ones(n_docs), np.arange(n_docs), np.arange(n_docs + 1)),
+                                     shape=(n_docs, n_docs))
+            return _product(identity, self._word_rows(parts, n_docs, merged=False))
+        X = parts[0] if isinstance(parts[0], sp.csr_matrix) else self._word_rows(parts, words.shape[1], merged=False)
+        return _product(words, X)
 
-    def transform(self, docs: list[str]) -> sp.csr_matrix:
-        """Tf-idf rows of ``docs``, l2-normalised (in chunks of ``CHUNK_CHARS`` characters)."""
+    def transform(self, docs: list[str], shared: Shared = None) -> sp.csr_matrix:
+        """Tf-idf rows of ``docs``, l2-normalised (in chunks of ``CHUNK_CHARS`` characters). ``shared``: a dict
+        that other vectorizers of the same ``docs`` also get (they find the word tokens once)."""
         if _chunked(docs):
             return sp.vstack([self._weighted(self.counts(chunk)) for chunk in _chunks(docs)], format="csr")
-        return self._weighted(self.counts(docs))
+        return self._weighted(self.counts(docs, shared))
 
     def _weighted(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """``X`` (counts) weighted in place: ``1 + log(tf)``, times idf, each row scaled to unit l2 norm."""
+        data = X.data
         if self.sublinear_tf:
-            np.log(X.data, X.data)
-            X.data += 1.0
-        X.data *= self.idf_[X.indices]
-        per_row = np.diff(X.indptr)
-        rows = np.repeat(np.arange(X.shape[0]), per_row)
-        norms = np.sqrt(np.bincount(rows, weights=X.data * X.data, minlength=X.shape[0]))
-        X.data /= np.repeat(np.where(norms == 0.0, 1.0, norms), per_row)
+            np.log(data, out=data)
+            data += 1.0
+        data *= self.idf_[X.indices]
+        if len(data):
+            per_row = np.diff(X.indptr)
+            squares = np.append(np.square(data), 0.0)  # the 0 ends the last rows when they are empty
+            norms = np.sqrt(np.add.reduceat(squares, X.indptr[:-1]))
+            norms[(per_row == 0) | (norms == 0.0)] = 1.0
+            data /= np.repeat(norms, per_row)
         return X
 
     # -- saving --------------------------------------------------------------------------------------------
@@ -288,11 +320,11 @@ def _merge_statistics(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, 
     return keys[starts], counts, df
 
 
-def _canonical(X: Any) -> sp.csr_matrix:
-    """A product's result with sorted column indices, so that every later sum runs in one fixed order."""
-    X = X.tocsr()
-    X.sort_indices()
-    return X
+def _product(words: sp.csr_matrix, rows: sp.csr_matrix) -> sp.csr_matrix:
+    """(documents x words) @ (words x vocabulary): documents' n-gram counts, repeats summed. Column indices are left
+    in the product's order (sorting them cost more than the rest of the transform); that order follows the inputs'
+    stored order alone, so the same documents always give the same bits (``fit_transform`` and ``transform`` too)."""
+    return (words @ rows).tocsr()
 
 
 def _part_statistics(part: ngrams.Part, words: Any) -> tuple[np.ndarray, ...]:

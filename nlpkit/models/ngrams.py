@@ -7,15 +7,17 @@ one vectorizer's vocabulary.
 
 Python touches each word once (C-speed regular expression and ``str.split``, one dict lookup); everything
 per n-gram is array arithmetic. Words are hashed once per distinct word of a batch; word n-gram keys combine
-the words' keys; ``char_wb`` n-grams are computed for the distinct words only and spread to documents by a
-sparse product, because a word's character n-grams depend on that word alone.
+the words' keys; character n-grams are computed for the distinct words only and spread to documents by a
+sparse product, because a word's character n-grams depend on that word alone. A batch's ``Tokens`` (the word
+analyzer's tokens) can serve several vectorizers: the word n-grams and the character n-grams of those tokens
+(``char_tokens`` in ``ngram_tfidf``) find them once.
 
 The analysis follows scikit-learn's ``TfidfVectorizer`` so that the features mean what its users expect:
 lower-casing, then accent stripping (``strip_accents="unicode"``: NFKD, combining marks dropped); words are
-matches of its ``token_pattern`` ``(?u)\\b\\w\\w+\\b``; word n-grams join consecutive words of one document;
-``char_wb`` n-grams are taken inside each whitespace-separated word padded with one space on each side, and a
-padded word shorter than ``n`` stops the longer n-grams (its whole self counted once). ``tests/test_ngrams.py``
-checks the features against scikit-learn's on varied text.
+matches of its ``token_pattern`` ``(?u)\\b\\w\\w+\\b`` (``TOKEN`` finds the same ones); word n-grams join
+consecutive words of one document; ``char_wb`` n-grams are taken inside each word padded with one space on each
+side (whitespace-separated words, or the tokens), and a padded word shorter than ``n`` stops the longer n-grams
+(its whole self counted once). ``tests/test_ngrams.py`` checks the features against scikit-learn's on varied text.
 
 Used both in training (``ngram_tfidf``, ``tfidf.NgramVectorizer``) and in the prediction runtime (NumPy only).
 """
@@ -24,14 +26,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import chain
+from dataclasses import dataclass
+from itertools import chain, count
 from typing import Callable, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
 SEPARATOR = "\x00"  # between documents; a document's own NUL characters are blanked first
-TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# scikit-learn's token_pattern is (?u)\b\w\w+\b; with findall ``\w\w+`` finds the same tokens (a match can only start
+# where a word starts: the previous match ended on a non-word character, a failed start was a one-letter word)
+# and runs ~30% faster without the boundary checks. tests/test_ngrams.py compares the features.
+TOKEN = re.compile(r"(?u)\w\w+")
 _BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
 _BASE_INVERSE = np.uint64(pow(int(_BASE), -1, 1 << 64))
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -41,8 +47,10 @@ Terms = Callable[[np.ndarray, np.ndarray], list]  # (starts, ends) of occurrence
 
 
 def _strip_marks(text: str) -> str:
-    """``text`` without its combining marks (looked up among the distinct characters it holds)."""
-    marks = [c for c in set(text) if unicodedata.combining(c)]
+    """``text`` without its combining marks (looked up among the distinct non-ASCII characters it holds, found
+    with NumPy: a Python ``set`` of every character cost more than the rest of the analysis)."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    marks = [c for c in map(chr, np.unique(codes[codes > 127]).tolist()) if unicodedata.combining(c)]
     if not marks:
         return text
     return re.sub("[" + "".join(re.escape(c) for c in marks) + "]", "", text)
@@ -105,21 +113,55 @@ def string_keys(strings: list[str]) -> np.ndarray:
 def _distinct(items: list[list[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Each item's row, its index among the distinct items (first-seen order), and the distinct items."""
     lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    distinct = list(dict.fromkeys(chain.from_iterable(items)))
-    index = {w: i for i, w in enumerate(distinct)}
+    index = dict(zip(dict.fromkeys(chain.from_iterable(items)), count()))
     ids = np.fromiter(map(index.__getitem__, chain.from_iterable(items)), dtype=np.int64, count=int(lengths.sum()))
+    distinct = list(index)
     return np.repeat(np.arange(len(items)), lengths), ids, distinct
 
 
-def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: bool = True, strip_accents: bool = True,
-                stop_words: Optional[frozenset[str]] = None) -> tuple[list[Part], Terms]:
-    """Every word n-gram occurrence of ``docs``, one part per n (rows are documents; within a part occurrences
-    are in document order; no key is in two parts), and a function giving the text of occurrences."""
+@dataclass(frozen=True)
+class Tokens:
+    """The word tokens of a batch of documents (``TOKEN`` matches, after ``prepare``): the document of each
+    occurrence (ascending), its index among the distinct words (first-seen order), the words and their keys.
+    Computed once per batch, they serve the word n-grams and the character n-grams of tokens alike."""
+
+    rows: np.ndarray
+    ids: np.ndarray
+    words: list[str]
+    keys: np.ndarray
+    n_docs: int
+
+    def counts(self) -> sp.csr_matrix:
+        """(documents x words) CSR with one entry per occurrence, in text order (a sparse product sums repeats)."""
+        return _occurrence_counts(self.rows, self.ids, self.n_docs, len(self.words))
+
+
+def _occurrence_counts(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_words: int) -> sp.csr_matrix:
+    """(documents x words) CSR with one entry per occurrence (``rows`` ascending), built without a sort."""
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+    return sp.csr_matrix((np.ones(len(ids)), ids, indptr), shape=(n_docs, n_words))
+
+
+def tokenize(docs: list[str], *, lowercase: bool = True, strip_accents: bool = True) -> Tokens:
+    """The ``Tokens`` of ``docs``."""
     rows, ids, words = _distinct([TOKEN.findall(doc) for doc in prepare(docs, lowercase, strip_accents)])
+    return Tokens(rows, ids, words, string_keys(words), len(docs))
+
+
+def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: bool = True, strip_accents: bool = True,
+                stop_words: Optional[frozenset[str]] = None,
+                tokens: Optional[Tokens] = None) -> tuple[list[Part], Terms]:
+    """Every word n-gram occurrence of ``docs``, one part per n (rows are documents; within a part occurrences
+    are in document order; no key is in two parts), and a function giving the text of occurrences. ``tokens``:
+    ``docs``' tokens when already computed with the same settings."""
+    if tokens is None:
+        tokens = tokenize(docs, lowercase=lowercase, strip_accents=strip_accents)
+    rows, ids, words = tokens.rows, tokens.ids, tokens.words
     if stop_words:
         keep = ~np.fromiter((w in stop_words for w in words), dtype=bool, count=len(words))[ids]
         rows, ids = rows[keep], ids[keep]
-    keys = string_keys(words)[ids]
+    keys = tokens.keys[ids]
     positions = np.arange(len(ids))
     low, high = ngram_range
     parts: list[Part] = [(rows, keys, positions, positions + 1)] if low <= 1 else []
@@ -148,9 +190,12 @@ def word_ngrams(docs: list[str], *, ngram_range: tuple[int, int], lowercase: boo
 
 def whitespace_words(docs: list[str], *, lowercase: bool = True,
                      strip_accents: bool = False) -> tuple[sp.csr_matrix, list[str]]:
-    """The distinct whitespace-separated words of ``docs`` (first-seen order) and the (documents x words) counts."""
+    """The distinct whitespace-separated words of ``docs`` (first-seen order) and the (documents x words) counts.
+
+    The counts are CSR with one entry per word occurrence, in text order (a repeated word is several entries):
+    built without a sort, and a sparse product sums the repeats."""
     rows, ids, words = _distinct([doc.split() for doc in prepare(docs, lowercase, strip_accents)])
-    return sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(len(docs), len(words))), words
+    return _occurrence_counts(rows, ids, len(docs), len(words)), words
 
 
 def char_wb_ngrams(words: list[str], *, ngram_range: tuple[int, int]) -> tuple[list[Part], Terms]:
@@ -209,16 +254,23 @@ class KeyIndex:
             pending, slots = pending[rest], (slots[rest] + np.uint64(1)) & self.mask
 
     def lookup(self, queries: np.ndarray) -> np.ndarray:
-        """The column of each query key, or -1 where it is not in the vocabulary."""
-        out = np.full(len(queries), -1, dtype=np.int64)
-        active = np.arange(len(queries))
+        """The column of each query key, or -1 where it is not in the vocabulary.
+
+        The first probe is made for all queries at once (most end there: the table is at most half full);
+        only the queries whose slot holds another key probe on."""
         slots = queries & self.mask
-        while len(active):
+        found = self.table[slots]
+        out = self.columns[slots]  # -1 in an empty slot
+        pending = np.flatnonzero((found != queries) & (found != 0))
+        out[pending] = -1
+        slots = slots[pending]
+        while len(pending):
+            slots = (slots + np.uint64(1)) & self.mask
             found = self.table[slots]
-            hit = found == queries[active]
-            out[active[hit]] = self.columns[slots[hit]]
+            hit = found == queries[pending]
+            out[pending[hit]] = self.columns[slots[hit]]
             go_on = ~hit & (found != 0)
-            active, slots = active[go_on], (slots[go_on] + np.uint64(1)) & self.mask
+            pending, slots = pending[go_on], slots[go_on]
         if self.zero_column >= 0:
             out[queries == 0] = self.zero_column
         return out

@@ -7,9 +7,10 @@ intercepts, the sigmoid calibrators' ``a``/``b``). ``np.load(..., allow_pickle=F
 fixed-width string arrays, so loading runs no code; and it imports no scikit-learn, whose import (~1 s on two
 cores, plus skops's walk over every estimator) would dominate a cold start.
 
-The transform repeats scikit-learn's own steps in the same order (count n-grams, sort indices, ``1 + log(tf)``,
-idf, row-wise l2 through SciPy's sequential sparse product, ``hstack``, sparse-dense product), so the
-probabilities equal scikit-learn's to the last bit or within a few ulps: ``tests/test_tfidf_arrays.py``
+Format 2 runs the fitted estimator's own n-gram engine (``ngram_tfidf``; the blocks over one input share its word
+tokens), then ``hstack`` and the sparse-dense product, so the probabilities equal the estimator's bit for bit;
+format 1's transform repeats scikit-learn's steps in the same order (count n-grams, sort indices,
+``1 + log(tf)``, idf, row-wise l2 through SciPy's sequential sparse product). ``tests/test_tfidf_arrays.py``
 checks them against the fitted estimator on every task.
 """
 
@@ -205,7 +206,8 @@ class ArrayTfidfModel:
     def features(self, X: Any) -> sp.csr_matrix:
         """The feature matrix of ``X`` (texts, or (target, text) pairs), as scikit-learn would build it."""
         items = check_texts(X, pairs=self.pairs_)
-        return sp.hstack([block.transform(items) for block in self.blocks_]).tocsr()
+        shared: dict[str, dict] = {}  # per input: the word tokens that several blocks read (found once)
+        return sp.hstack([block.transform(items, shared.setdefault(block.input, {})) for block in self.blocks_]).tocsr()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
@@ -234,14 +236,20 @@ class _Block:
             self.vectorizer = _vectorizer(spec, arrays)
             self.width = self.vectorizer.width
 
-    def transform(self, items: list[Any]) -> sp.csr_matrix:
+    def transform(self, items: list[Any], shared: dict) -> sp.csr_matrix:
+        """This block's columns for ``items``; ``shared``: what the blocks over the same input share."""
         if self.input == "text":
-            return self.vectorizer.transform([x[1] for x in items] if isinstance(items[0], tuple) else items)
+            return self._vectorize([x[1] for x in items] if isinstance(items[0], tuple) else items, shared)
         if self.input == "target":
-            return self.vectorizer.transform([x[0] for x in items])
+            return self._vectorize([x[0] for x in items], shared)
         if self.input == "cues":
             return self.cues.transform(items)
         return self._similarity(items)
+
+    def _vectorize(self, docs: list[str], shared: dict) -> sp.csr_matrix:
+        if isinstance(self.vectorizer, NgramTfidf):
+            return self.vectorizer.transform(docs, shared)
+        return self.vectorizer.transform(docs)
 
     def _similarity(self, items: list[tuple[str, str]]) -> sp.csr_matrix:
         return pair_similarity(self.vectorizer.transform, items, self.lead_words)

@@ -22,7 +22,7 @@ class TfidfModelConfig(ModelConfig):
     C: float = 10.0
     ngram_max: int = 2
     min_df: int = 2
-    max_features: Optional[int] = 50000
+    max_features: Optional[int] = 50000  # word block; the character block keeps min(this, 10,000) (tfidf.py)
     char_ngrams: Optional[bool] = None  # null: on while the training text is at most 1M characters (tfidf.py)
     sublinear_tf: bool = True
     class_weight: Optional[str] = "balanced"
