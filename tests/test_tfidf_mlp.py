@@ -1,0 +1,160 @@
+"""tfidf_mlp.v1: its pair features on handmade (headline, body) pairs, plain-array save/load, bad input, training
+through nlpkit-train's config, loading without scikit-learn, and a benchmark smoke row (the FNC-1 harness)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_jsonl
+from nlpkit import compose
+from nlpkit.errors import ConfigError, DataError, InputTypeError, ModelLoadError
+from nlpkit.models import build_model, family_of
+from nlpkit.models.tfidf_mlp_arrays import ARRAYS_FILE, SPEC_FILE
+
+REPO = Path(__file__).resolve().parents[1]
+BODY_CRASH = ("A meteorite crashed into a field near Lima on Sunday. Police confirmed the meteorite crash and "
+              "scientists collected fragments of the rock.")
+BODY_ROBBERY = "Two men robbed a bank in Ohio and escaped in a stolen van; the bank robbery is under investigation."
+# (headline, body, stance): agree / disagree / discuss for the body's story, unrelated for the other story
+PAIRS = [
+    ("Police confirm meteorite crash near Lima", BODY_CRASH, "agree"),
+    ("Meteorite crash near Lima was a hoax, police deny it", BODY_CRASH, "disagree"),
+    ("Reports say a meteorite may have crashed near Lima", BODY_CRASH, "discuss"),
+    ("Bank robbers escape in stolen van in Ohio", BODY_CRASH, "unrelated"),
+    ("Police confirm bank robbery in Ohio", BODY_ROBBERY, "agree"),
+    ("Ohio bank robbery was a hoax, police deny it", BODY_ROBBERY, "disagree"),
+    ("Reports say a bank may have been robbed in Ohio", BODY_ROBBERY, "discuss"),
+    ("Meteorite crashes into field near Lima", BODY_ROBBERY, "unrelated"),
+]
+X = [(h, b) for h, b, _ in PAIRS]
+Y = [s for _, _, s in PAIRS]
+
+
+def fit(**params):
+    return build_model({"kind": "tfidf_mlp.v1", "epochs": 300, "learning_rate": 1e-2, **params}).fit(X, Y)
+
+
+def test_similarities_tell_related_from_unrelated_headlines():
+    model = fit()
+    sims = model.features_.transform(X).toarray()[:, -3:]  # cosine(text), cosine(lead), share of headline terms
+    related, unrelated = [0, 1, 2, 4, 5, 6], [3, 7]
+    assert sims[related, 0].min() > sims[unrelated, 0].max()
+    assert sims[related, 2].min() > sims[unrelated, 2].max() and sims[unrelated, 2].max() < 0.5
+    crash_lead = model.features_.transform([("meteorite crash", "Nothing happened. " * 40 + "A meteorite crash.")])
+    assert crash_lead.toarray()[0, -2] == 0.0 and crash_lead.toarray()[0, -3] > 0  # beyond the lead: text only
+
+
+def test_equal_texts_give_equal_rows_however_batched():
+    model = fit()
+    batch = model.features_.transform(X).toarray()
+    one_by_one = np.vstack([model.features_.transform([x]).toarray() for x in X])
+    np.testing.assert_array_equal(batch, one_by_one)
+    assert model.features_.width == batch.shape[1] == 2 * model.features_.vectorizer.width + 3
+
+
+def test_learns_the_handmade_pairs_and_predicts_the_same_after_loading(tmp_path: Path):
+    model = fit()
+    assert list(model.predict(X)) == Y and model.fit_report_["epochs"] == 300.0
+    assert len(model.training_curves()["train"]) == 300
+    family_of("tfidf_mlp.v1").save(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SPEC_FILE, ARRAYS_FILE]  # plain arrays, no pickle
+    loaded = family_of("tfidf_mlp.v1").load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    new = [("Police deny the Ohio bank robbery", BODY_ROBBERY), ("Lima meteorite", BODY_ROBBERY)]
+    np.testing.assert_array_equal(loaded.predict_proba(new), model.predict_proba(new))
+    (tmp_path / "again").mkdir()
+    family_of("tfidf_mlp.v1").save(loaded, tmp_path / "again")  # a loaded model saves back to the same bytes
+    assert (tmp_path / "again" / ARRAYS_FILE).read_bytes() == (tmp_path / ARRAYS_FILE).read_bytes()
+
+
+def test_two_classes_use_a_logistic_output(tmp_path: Path):
+    labels = ["related" if s != "unrelated" else "unrelated" for s in Y]
+    model = build_model({"kind": "tfidf_mlp.v1", "epochs": 200, "learning_rate": 1e-2}).fit(X, labels)
+    assert model.network_.output_weights.shape[1] == 1 and list(model.predict(X)) == labels
+    family_of("tfidf_mlp.v1").save(model, tmp_path)
+    np.testing.assert_array_equal(family_of("tfidf_mlp.v1").load(tmp_path).predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"stop_words": "french"}, r"model.stop_words must be one of \('english', None\); got 'french'. Fix: "),
+    ({"hidden_units": 0}, r"model.hidden_units must be an integer >= 1; got 0. Fix: e.g. model.hidden_units=100"),
+    ({"epochs": 2.5}, r"model.epochs must be an integer >= 1; got 2.5. Fix: "),
+    ({"alpha": -1.0}, r"model.alpha must be a float >= 0; got -1.0. Fix: e.g. model.alpha=0.0001"),
+    ({"learning_rate": 0.0}, r"model.learning_rate must be a float > 0; got 0.0. Fix: "),
+])
+def test_bad_parameters_are_one_line_config_errors(params, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        build_model({"kind": "tfidf_mlp.v1", **params}).fit(X, Y)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_input_is_one_line():
+    with pytest.raises(DataError, match="X has 8 items but y has 7 labels"):
+        build_model({"kind": "tfidf_mlp.v1"}).fit(X, Y[:-1])
+    with pytest.raises(InputTypeError, match=r"Expected \(target, text\) pairs.*Fix: pass \[\(target, text\)"):
+        fit().predict([b for _, b in X])
+
+
+def _saved(tmp_path: Path) -> Path:
+    family_of("tfidf_mlp.v1").save(fit(epochs=5), tmp_path)
+    return tmp_path
+
+
+def test_tampered_or_missing_files_are_refused(tmp_path: Path):
+    folder = _saved(tmp_path)
+    spec = json.loads((folder / SPEC_FILE).read_text())
+    (folder / SPEC_FILE).write_text(json.dumps({**spec, "format": "nlpkit-tfidf-mlp/9"}))
+    with pytest.raises(ModelLoadError, match="has format 'nlpkit-tfidf-mlp/9'; expected 'nlpkit-tfidf-mlp/1'. Fix: "):
+        family_of("tfidf_mlp.v1").load(folder)
+    (folder / SPEC_FILE).write_text(json.dumps({**spec, "pairs": False}))  # features 2x+3 narrower than the weights
+    with pytest.raises(ModelLoadError, match="inconsistent TF-IDF \\+ MLP model.*features are .* wide"):
+        family_of("tfidf_mlp.v1").load(folder)
+    (folder / ARRAYS_FILE).write_bytes(b"not a zip")
+    (folder / SPEC_FILE).write_text(json.dumps(spec))
+    with pytest.raises(ModelLoadError, match="is not a plain-array archive"):
+        family_of("tfidf_mlp.v1").load(folder)
+    (folder / ARRAYS_FILE).unlink()
+    with pytest.raises(ModelLoadError, match=f"No {ARRAYS_FILE} in .*Fix: copy the whole predictor"):
+        family_of("tfidf_mlp.v1").load(folder)
+    with pytest.raises(ConfigError, match="Load options \\(runtime='onnx'\\)"):
+        family_of("tfidf_mlp.v1").load(folder, runtime="onnx")
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path: Path):
+    folder = _saved(tmp_path)
+    np.savez(folder / ARRAYS_FILE, **{"mlp.hidden_bias": np.array([object()], dtype=object)})
+    with pytest.raises(ModelLoadError, match="is not a plain-array archive"):
+        family_of("tfidf_mlp.v1").load(folder)
+
+
+def stance_rows() -> list[dict]:
+    """The handmade pairs, three copies each (a suffix keeps them distinct), in nlpkit's stance file layout."""
+    return [{"id": f"{i}-{c}", "target": h, "text": f"{b} (copy {c})", "stance": s}
+            for c in range(3) for i, (h, b, s) in enumerate(PAIRS)]
+
+
+def test_trains_through_the_config_tree_and_the_predictor_loads_without_scikit_learn(tmp_path: Path):
+    import nlpkit
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", stance_rows())
+    cfg = compose(["data=file", f"data.path={data}", "data.split.dedupe=keep", "task=stance",
+                   "task.labels=[agree,disagree,discuss,unrelated]", "model=tfidf_mlp", "model.epochs=300",
+                   "model.learning_rate=0.01", "tracking=off", f"output_dir={tmp_path / 'run'}"])
+    result = nlpkit.train(cfg)
+    probe = [[h, b] for h, b in X]
+    code = ("import json, sys; from nlpkit.predict import Predictor; p = Predictor.load(sys.argv[1]); "
+            "out = p.predict_proba([tuple(x) for x in json.loads(sys.argv[2])]).tolist(); "
+            "print(json.dumps([out, 'sklearn' in sys.modules, p.metadata['model_kind']]))")
+    done = subprocess.run([sys.executable, "-c", code, str(result.predictor_dir), json.dumps(probe)],
+                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-2000:]
+    proba, imported_sklearn, kind = json.loads(done.stdout)
+    assert kind == "tfidf_mlp.v1" and not imported_sklearn
+    np.testing.assert_array_equal(np.asarray(proba), result.predictor.predict_proba(X))
