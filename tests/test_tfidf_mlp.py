@@ -158,3 +158,34 @@ def test_trains_through_the_config_tree_and_the_predictor_loads_without_scikit_l
     proba, imported_sklearn, kind = json.loads(done.stdout)
     assert kind == "tfidf_mlp.v1" and not imported_sklearn
     np.testing.assert_array_equal(np.asarray(proba), result.predictor.predict_proba(X))
+
+
+# -- the benchmark harness: the nlpkit:tfidf_mlp row and the autotuned fastText peer -------------------------
+from test_benchmarks import bench_env  # noqa: E402,F401  (the fake FNC-1 files and the harness's paths)
+
+
+def test_smoke_benchmark_row_of_tfidf_mlp_on_the_full_training_split(bench_env: Path):
+    cmd = [sys.executable, "-m", "experiments.benchmarks.run", "--datasets", "fnc1", "--contenders", "nlpkit:tfidf_mlp",
+           "--seeds", "0", "--override", "data.split.validation_size=0", "model.epochs=100",
+           "--no-tracking", "--out", str(bench_env / "out"), "--timeout", "120"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-3000:]
+    (row,) = [json.loads(line) for line in (bench_env / "out" / "rows.jsonl").read_text().splitlines()]
+    summary = row["summary"]
+    assert summary["seeds"] == 1.0 and summary["n_train"] == 32 and summary["n_test"] == 16  # all 32 pairs train
+    assert 0.0 <= summary["fnc_score_mean"] <= 1.0 and summary["docs_per_second_mean"] > 0
+    assert "| fnc1 | nlpkit:tfidf_mlp `data.split.validation_size=0 model.epochs=100` | all |" in (
+        bench_env / "out" / "table.md").read_text()
+
+
+def test_autotuned_fasttext_holds_out_whole_bodies_and_refits_on_everything():
+    pytest.importorskip("fasttext", reason="the fastText peer needs `pip install fasttext-numpy2-wheel`")
+    from experiments.benchmarks.peers import FastTextAutotunePeer
+
+    texts, labels = X * 4, Y * 4
+    peer = FastTextAutotunePeer(autotune_seconds=2, validation_share=0.5, threads=1)
+    held = peer._held_out(texts, seed=0)
+    assert set(b for (_, b), h in zip(texts, held) if h) == {BODY_ROBBERY} or \
+        set(b for (_, b), h in zip(texts, held) if h) == {BODY_CRASH}  # one of the two bodies, all its pairs
+    peer.fit(texts, labels, seed=0)
+    assert set(peer.chosen_) >= {"epoch", "lr", "wordNgrams", "dim", "loss"} and len(peer.predict(X)) == len(X)

