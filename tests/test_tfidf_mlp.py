@@ -86,7 +86,7 @@ def test_two_classes_use_a_logistic_output(tmp_path: Path):
     ({"stop_words": "french"}, r"model.stop_words must be one of \('english', None\); got 'french'. Fix: "),
     ({"hidden_units": 0}, r"model.hidden_units must be an integer >= 1; got 0. Fix: e.g. model.hidden_units=100"),
     ({"epochs": 2.5}, r"model.epochs must be an integer >= 1; got 2.5. Fix: "),
-    ({"alpha": -1.0}, r"model.alpha must be a float >= 0; got -1.0. Fix: e.g. model.alpha=0.0001"),
+    ({"alpha": -1.0}, r"model.alpha must be a float >= 0; got -1.0. Fix: e.g. model.alpha=0.001"),
     ({"learning_rate": 0.0}, r"model.learning_rate must be a float > 0; got 0.0. Fix: "),
 ])
 def test_bad_parameters_are_one_line_config_errors(params, message):
@@ -189,3 +189,19 @@ def test_autotuned_fasttext_holds_out_whole_bodies_and_refits_on_everything():
         set(b for (_, b), h in zip(texts, held) if h) == {BODY_CRASH}  # one of the two bodies, all its pairs
     peer.fit(texts, labels, seed=0)
     assert set(peer.chosen_) >= {"epoch", "lr", "wordNgrams", "dim", "loss"} and len(peer.predict(X)) == len(X)
+
+
+def test_the_fnc1_page_command_composes_from_the_checkout(monkeypatch: pytest.MonkeyPatch):
+    """The nlpkit-train command experiments/stance/FNC1.md shows, with its relative search path, from the root."""
+    import shlex
+
+    from nlpkit.config import validate
+
+    command = ("nlpkit-train hydra.searchpath=[file://experiments/benchmarks/configs] task=fnc1 data=fnc1 "
+               "model=tfidf_mlp data.split.validation_size=0 seed=0")
+    assert command in (REPO / "experiments" / "stance" / "FNC1.md").read_text()
+    monkeypatch.chdir(REPO)
+    cfg = validate(compose(shlex.split(command)[1:]))
+    assert (cfg.data.name, cfg.task.target_field, cfg.model.kind, cfg.data.split.validation_size) == (
+        "fnc1", "target", "tfidf_mlp.v1", 0.0)
+    assert cfg.model.hidden_units == 100 and cfg.model.max_features == 5000

@@ -32,7 +32,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, max_features: int | None = 5000, ngram_max: int = 1, min_df: int = 1,
                  stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
-                 hidden_units: int = 100, alpha: float = 1e-4, learning_rate: float = 1e-3, epochs: int = 20,
+                 hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
                  batch_size: int = 500, random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
