@@ -82,6 +82,31 @@ def test_two_classes_use_a_logistic_output(tmp_path: Path):
     np.testing.assert_array_equal(family_of("tfidf_mlp.v1").load(tmp_path).predict_proba(X), model.predict_proba(X))
 
 
+def test_gate_decides_its_label_from_the_similarities_and_the_network_the_rest(tmp_path: Path):
+    model = fit(gate_label="unrelated")
+    assert list(model.network_classes_) == ["agree", "disagree", "discuss"] and list(model.classes_) == sorted(set(Y))
+    gate = model.gate_.proba(model.features_.transform(X))
+    related, unrelated = [0, 1, 2, 4, 5, 6], [3, 7]
+    assert gate[unrelated].min() > gate[related].max()
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba[:, list(model.classes_).index("unrelated")], gate)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    network = model.network_.proba(model.features_.transform(X))  # the network alone: the three related labels
+    assert [model.network_classes_[i] for i in network.argmax(axis=1)[related]] == [Y[i] for i in related]
+    family_of("tfidf_mlp.v1").save(model, tmp_path)
+    assert json.loads((tmp_path / SPEC_FILE).read_text())["gate_label"] == "unrelated"
+    np.testing.assert_array_equal(family_of("tfidf_mlp.v1").load(tmp_path).predict_proba(X), proba)
+
+
+def test_gate_needs_pairs_and_one_of_the_labels():
+    with pytest.raises(ConfigError, match="model.gate_label='unrelated' .* needs \\(target, text\\) pairs; got plain "
+                                          "texts. Fix: model.gate_label=null"):
+        build_model({"kind": "tfidf_mlp.v1", "gate_label": "unrelated"}).fit([b for _, b in X], Y)
+    with pytest.raises(DataError, match="model.gate_label must be one of the training labels.*got 'none' with labels "
+                                        "\\['agree', 'disagree', 'discuss', 'unrelated'\\]. Fix: "):
+        build_model({"kind": "tfidf_mlp.v1", "gate_label": "none"}).fit(X, Y)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"stop_words": "french"}, r"model.stop_words must be one of \('english', None\); got 'french'. Fix: "),
     ({"hidden_units": 0}, r"model.hidden_units must be an integer >= 1; got 0. Fix: e.g. model.hidden_units=100"),

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models.base import ModelMixin, check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
-from nlpkit.models.tfidf_mlp_arrays import MlpFeatures, MlpRuntime
+from nlpkit.models.tfidf_mlp_arrays import N_SIMILARITIES, ArrayMlpModel, Gate, MlpFeatures, MlpRuntime
 
 STOP_WORDS = ("english", None)
 
@@ -33,7 +33,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, *, max_features: int | None = 5000, ngram_max: int = 1, min_df: int = 1,
                  stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
-                 batch_size: int = 500, random_state: int = 0) -> None:
+                 batch_size: int = 500, gate_label: str | None = None, random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -45,37 +45,64 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.epochs = epochs
         self.batch_size = batch_size
+        self.gate_label = gate_label
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
-        """Fit the vocabulary on every distinct target and text, then the network; return self."""
+        """Fit the vocabulary on every distinct target and text, the gate (if any), then the network; return self."""
         self._check_params()
         items = check_texts(X)
         y = np.asarray(y)
         if len(y) != len(items):
             raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
         pairs = isinstance(items[0], tuple)
+        self._check_gate(pairs, y)
         docs = sorted({s for item in items for s in item}) if pairs else sorted(set(items))
-        self.features_ = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words)
-        self.pairs_ = pairs
-        network = self._network(len(items)).fit(self.features_.transform(items), y)
-        self.classes_ = network.classes_
-        self.network_ = MlpRuntime(network.coefs_[0], network.intercepts_[0], network.coefs_[1],
-                                   network.intercepts_[1])
+        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words)
+        rows = features.transform(items)
+        gate, keep = None, np.ones(len(y), dtype=bool)
+        if self.gate_label is not None:
+            gate, keep = self._fit_gate(rows, y), y != self.gate_label
+        network = self._network(int(keep.sum())).fit(rows[keep], y[keep])
+        runtime = MlpRuntime(network.coefs_[0], network.intercepts_[0], network.coefs_[1], network.intercepts_[1])
+        self.runtime_ = ArrayMlpModel(np.unique(y), features, runtime, network.classes_, gate)
+        self.classes_, self.pairs_ = self.runtime_.classes_, pairs
+        self.features_, self.network_, self.gate_ = features, runtime, gate
+        self.network_classes_ = self.runtime_.network_classes_
         self.loss_curve_ = [float(v) for v in network.loss_curve_]
         self.fit_report_ = {"epochs": float(network.n_iter_), "final_loss": self.loss_curve_[-1],
-                            "n_features": float(self.features_.width)}
+                            "n_features": float(features.width)}
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_`` (the runtime's forward pass)."""
-        check_is_fitted(self, "network_")
-        return self.network_.proba(self.features_.transform(check_texts(X, pairs=self.pairs_)))
+        check_is_fitted(self, "runtime_")
+        return self.runtime_.predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable label of each input."""
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "runtime_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _fit_gate(self, rows: Any, y: np.ndarray) -> Gate:
+        from sklearn.linear_model import LogisticRegression
+
+        target = y == self.gate_label
+        regression = LogisticRegression().fit(rows[:, -N_SIMILARITIES:].toarray(), target)
+        return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
+
+    def _check_gate(self, pairs: bool, y: np.ndarray) -> None:
+        if self.gate_label is None:
+            return
+        if not pairs:
+            raise ConfigError(f"model.gate_label={self.gate_label!r} decides a label from target-text similarities, "
+                              "so it needs (target, text) pairs; got plain texts. Fix: model.gate_label=null, or a "
+                              "task with a target_field.")
+        others = sorted(set(y.tolist()) - {self.gate_label})
+        if self.gate_label not in set(y.tolist()) or len(others) < 2:
+            raise DataError(f"model.gate_label must be one of the training labels, with at least two others for the "
+                            f"network; got {self.gate_label!r} with labels {sorted(set(y.tolist()))}. Fix: set it to "
+                            "the label that means 'target and text are unrelated' (FNC-1: unrelated), or null.")
 
     def training_curves(self) -> dict[str, list[dict[str, float]]]:
         """The training loss per epoch (``train`` logs it with step = epoch)."""

@@ -11,6 +11,11 @@ Classifier (``MlpRuntime``): one hidden ReLU layer and a softmax (or, for two cl
 network scikit-learn's ``MLPClassifier`` trains. The fitted estimator (``nlpkit.models.tfidf_mlp``) predicts
 through these same objects, so a loaded model gives the fitted model's probabilities bit for bit.
 
+Gate (``Gate``, optional): for a pairs model with ``gate_label`` (FNC-1: ``unrelated``), a logistic regression on
+the three similarities alone decides that label first: P(gate label) = sigmoid(w . similarities + b), and the
+network, trained without the gate label's examples, shares out the rest. The similarities mean the same on any
+topic, so the gate carries to stories never seen in training, where the topic words in the rows do not.
+
 Saved as ``mlp.json`` (format, labels, feature settings, the vectorizer's spec) and ``mlp.npz`` (vocabulary
 keys, idf, terms, weights), read with ``allow_pickle=False``: loading runs no code and imports no scikit-learn.
 """
@@ -111,20 +116,59 @@ class MlpRuntime:
                 "output_weights": self.output_weights, "output_bias": self.output_bias}
 
 
-class ArrayMlpModel:
-    """A loaded TF-IDF + MLP model: ``classes_``, ``pairs_``, ``predict_proba``, ``predict``; no scikit-learn."""
+class Gate:
+    """P(``label``) of feature rows from their last ``N_SIMILARITIES`` columns: a logistic regression."""
 
-    def __init__(self, classes: np.ndarray, features: MlpFeatures, network: MlpRuntime) -> None:
+    def __init__(self, label: str, coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.label = str(label)
+        self.coef = np.asarray(coef, dtype=np.float64).reshape(-1)
+        self.intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+        if self.coef.shape != (N_SIMILARITIES,) or self.intercept.shape != (1,):
+            raise ValueError(f"gate weights have shapes {self.coef.shape} and {self.intercept.shape}, expected "
+                             f"({N_SIMILARITIES},) and (1,)")
+
+    def proba(self, X: sp.csr_matrix) -> np.ndarray:
+        """P(label) per row."""
+        scores = X[:, -N_SIMILARITIES:].toarray() @ self.coef + self.intercept[0]
+        return 1.0 / (1.0 + np.exp(-scores))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The weights by name, as ``save`` writes them."""
+        return {"coef": self.coef, "intercept": self.intercept}
+
+
+class ArrayMlpModel:
+    """A TF-IDF + MLP model: ``classes_``, ``pairs_``, ``predict_proba``, ``predict``; no scikit-learn.
+
+    ``network_classes`` are the network's output labels: ``classes`` without the gate's label when there is a
+    gate, else ``classes``."""
+
+    def __init__(self, classes: np.ndarray, features: MlpFeatures, network: MlpRuntime,
+                 network_classes: np.ndarray | None = None, gate: Gate | None = None) -> None:
         self.classes_, self.pairs_ = np.asarray(classes), features.pairs
-        self.features_, self.network_ = features, network
+        self.network_classes_ = np.asarray(self.classes_ if network_classes is None else network_classes)
+        self.features_, self.network_, self.gate_ = features, network, gate
         if features.width != network.n_features:
             raise ValueError(f"the features are {features.width} wide but the network takes {network.n_features}")
-        if network.output_bias.shape[0] not in (len(self.classes_), 1 if len(self.classes_) == 2 else -1):
-            raise ValueError(f"{len(self.classes_)} labels but {network.output_bias.shape[0]} outputs")
+        outputs, n = network.output_bias.shape[0], len(self.network_classes_)
+        if outputs != n and not (outputs == 1 and n == 2):
+            raise ValueError(f"{n} labels but {outputs} outputs")
+        expected = sorted({*self.network_classes_.tolist(), *([gate.label] if gate else [])})
+        if expected != sorted(self.classes_.tolist()) or (gate is not None and not self.pairs_):
+            raise ValueError(f"labels {self.classes_.tolist()} do not match the network's and the gate's {expected}")
+        self._columns = np.searchsorted(self.classes_, self.network_classes_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
-        return self.network_.proba(self.features_.transform(check_texts(X, pairs=self.pairs_)))
+        features = self.features_.transform(check_texts(X, pairs=self.pairs_))
+        network = self.network_.proba(features)
+        if self.gate_ is None:
+            return network
+        gate = self.gate_.proba(features)
+        out = np.zeros((features.shape[0], len(self.classes_)))
+        out[:, self._columns] = network * (1.0 - gate)[:, np.newaxis]
+        out[:, int(np.searchsorted(self.classes_, self.gate_.label))] = gate
+        return out
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable label of each input."""
@@ -134,11 +178,14 @@ class ArrayMlpModel:
 # -- saving and loading ------------------------------------------------------------------------------------
 def save(model: Any, directory: Path) -> None:
     """Write a fitted ``TfidfMlpClassifier`` (or a loaded ``ArrayMlpModel``) as ``mlp.json`` + ``mlp.npz``."""
-    features, network = model.features_, model.network_
-    spec = {"format": FORMAT, "classes": np.asarray(model.classes_).tolist(), "pairs": features.pairs,
-            "lead_words": features.lead_words, "vectorizer": features.vectorizer.spec()}
+    model = getattr(model, "runtime_", model)  # the fitted estimator predicts through an ArrayMlpModel
+    features, network, gate = model.features_, model.network_, model.gate_
+    spec = {"format": FORMAT, "classes": model.classes_.tolist(), "network_classes": model.network_classes_.tolist(),
+            "gate_label": gate.label if gate else None, "pairs": features.pairs, "lead_words": features.lead_words,
+            "vectorizer": features.vectorizer.spec()}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
     arrays.update({f"mlp.{name}": a for name, a in network.arrays().items()})
+    arrays.update({f"gate.{name}": a for name, a in (gate.arrays() if gate else {}).items()})
     directory = Path(directory)
     (directory / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
     (directory / ARRAYS_FILE).write_bytes(npz.to_bytes(arrays))
@@ -154,7 +201,9 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
     try:
         vectorizer = NgramTfidf.from_saved(spec["vectorizer"], _prefixed(arrays, "vec."))
         features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"])
-        return ArrayMlpModel(np.asarray(spec["classes"]), features, MlpRuntime(**_prefixed(arrays, "mlp.")))
+        gate = Gate(spec["gate_label"], **_prefixed(arrays, "gate.")) if spec["gate_label"] is not None else None
+        return ArrayMlpModel(np.asarray(spec["classes"]), features, MlpRuntime(**_prefixed(arrays, "mlp.")),
+                             np.asarray(spec["network_classes"]), gate)
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise ModelLoadError(f"{directory} holds an inconsistent TF-IDF + MLP model ({type(err).__name__}: "
                              f"{one_line(err, 160)}); expected the {SPEC_FILE} and {ARRAYS_FILE} nlpkit writes "

@@ -31,6 +31,9 @@ class TfidfMlpConfig(ModelConfig):
     learning_rate: float = 1e-3
     epochs: int = 20
     batch_size: int = 500
+    # a label decided first by a logistic regression on the pair similarities alone (FNC-1: unrelated); the
+    # network then learns the other labels only. null: the network learns every label.
+    gate_label: Optional[str] = None
 
 
 def _build(params: dict[str, Any], seed: int) -> Any:
