@@ -189,8 +189,8 @@ def test_trains_through_the_config_tree_and_the_predictor_loads_without_scikit_l
 from test_benchmarks import bench_env  # noqa: E402,F401  (the fake FNC-1 files and the harness's paths)
 
 
-def test_smoke_benchmark_row_of_tfidf_mlp_on_the_full_training_split(bench_env: Path):
-    cmd = [sys.executable, "-m", "experiments.benchmarks.run", "--datasets", "fnc1", "--contenders", "nlpkit:tfidf_mlp",
+def test_smoke_benchmark_row_of_the_gated_tfidf_mlp_on_the_full_training_split(bench_env: Path):
+    cmd = [sys.executable, "-m", "experiments.benchmarks.run", "--datasets", "fnc1", "--contenders", "nlpkit:tfidf_mlp_gate",
            "--seeds", "0", "--override", "data.split.validation_size=0", "model.epochs=100",
            "--no-tracking", "--out", str(bench_env / "out"), "--timeout", "120"]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=os.environ.copy())
@@ -199,7 +199,7 @@ def test_smoke_benchmark_row_of_tfidf_mlp_on_the_full_training_split(bench_env: 
     summary = row["summary"]
     assert summary["seeds"] == 1.0 and summary["n_train"] == 32 and summary["n_test"] == 16  # all 32 pairs train
     assert 0.0 <= summary["fnc_score_mean"] <= 1.0 and summary["docs_per_second_mean"] > 0
-    assert "| fnc1 | nlpkit:tfidf_mlp `data.split.validation_size=0 model.epochs=100` | all |" in (
+    assert "| fnc1 | nlpkit:tfidf_mlp_gate `data.split.validation_size=0 model.epochs=100` | all |" in (
         bench_env / "out" / "table.md").read_text()
 
 
@@ -222,11 +222,25 @@ def test_the_fnc1_page_command_composes_from_the_checkout(monkeypatch: pytest.Mo
 
     from nlpkit.config import validate
 
-    command = ("nlpkit-train hydra.searchpath=[file://experiments/benchmarks/configs] task=fnc1 data=fnc1 "
-               "model=tfidf_mlp data.split.validation_size=0 seed=0")
+    command = "nlpkit-train hydra.searchpath=[file://experiments/benchmarks/configs] experiment=fnc1_mlp seed=0"
     assert command in (REPO / "experiments" / "stance" / "FNC1.md").read_text()
     monkeypatch.chdir(REPO)
     cfg = validate(compose(shlex.split(command)[1:]))
     assert (cfg.data.name, cfg.task.target_field, cfg.model.kind, cfg.data.split.validation_size) == (
         "fnc1", "target", "tfidf_mlp.v1", 0.0)
-    assert cfg.model.hidden_units == 100 and cfg.model.max_features == 5000
+    assert cfg.model.hidden_units == 100 and cfg.model.max_features == 5000 and cfg.model.gate_label == "unrelated"
+
+
+def test_fnc1_validation_story_split_holds_out_unseen_headlines_and_bodies(bench_env: Path):
+    import pandas as pd
+
+    from experiments.benchmarks import prepare
+    from experiments.stance.fnc1_validation import split
+
+    train = pd.read_csv(prepare.prepare("fnc1")[0])  # 8 stories of 4 pairs (one unrelated pair each)
+    fit_part, valid = split(train, "story")
+    assert len(valid) == 4 and valid["body_id"].nunique() == 1  # one story of the 8: its body's pairs
+    related = valid[valid["stance"] != "unrelated"]  # an unrelated pair borrows another story's headline
+    assert not set(valid["body"]) & set(fit_part["body"]) and not set(related["headline"]) & set(fit_part["headline"])
+    by_body = split(train, "body")
+    assert len(by_body[1]) == 4 and not set(by_body[1]["body_id"]) & set(by_body[0]["body_id"])
