@@ -62,7 +62,7 @@ def test_equal_texts_give_equal_rows_however_batched():
 def test_learns_the_handmade_pairs_and_predicts_the_same_after_loading(tmp_path: Path):
     model = fit()
     assert list(model.predict(X)) == Y and model.fit_report_["epochs"] == 300.0
-    assert len(model.training_curves()["train"]) == 300
+    assert [row["epoch"] for row in model.training_curves()["curve/"]] == list(range(1, 301))
     family_of("tfidf_mlp.v1").save(model, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [SPEC_FILE, ARRAYS_FILE]  # plain arrays, no pickle
     loaded = family_of("tfidf_mlp.v1").load(tmp_path)

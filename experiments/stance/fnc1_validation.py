@@ -30,8 +30,9 @@ from nlpkit.models import build_model
 KEPT = {"kind": "tfidf_mlp.v1", "gate_label": "unrelated"}  # experiment=fnc1_mlp; the rest are the schema's
 
 
-def stories(train: pd.DataFrame) -> np.ndarray:
-    """The story of each pair: its body's component in the graph of related (headline, body) pairs."""
+def stories(train: pd.DataFrame) -> tuple[np.ndarray, dict[str, int], dict[int, int]]:
+    """The component of every headline and body node in the graph of related (headline, body) pairs, and the
+    node numbers of headlines and body ids."""
     headlines = {h: i for i, h in enumerate(train["headline"].unique())}
     bodies = {b: len(headlines) + i for i, b in enumerate(train["body_id"].unique())}
     related = train[train["stance"] != "unrelated"]

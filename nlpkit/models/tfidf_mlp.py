@@ -105,9 +105,9 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                             "the label that means 'target and text are unrelated' (FNC-1: unrelated), or null.")
 
     def training_curves(self) -> dict[str, list[dict[str, float]]]:
-        """The training loss per epoch (``train`` logs it with step = epoch)."""
+        """``curve/train_loss`` per epoch of the network's fit (``train`` logs it with step = epoch)."""
         curve = getattr(self, "loss_curve_", [])
-        return {"train": [{"epoch": float(i + 1), "loss": v} for i, v in enumerate(curve)]} if curve else {}
+        return {"curve/": [{"epoch": float(i + 1), "train_loss": v} for i, v in enumerate(curve)]} if curve else {}
 
     def _vectorizer(self) -> NgramTfidf:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
