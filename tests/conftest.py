@@ -221,6 +221,8 @@ def tiny_model_overrides(kind: str) -> dict:
                 "warmup_ratio": 0.0, "validation_fraction": 0.0, "progress": False}
     if kind.startswith("blend"):
         return {"finetune": tiny_model_overrides("finetune.v1"), "tfidf": {"C": 10.0}}
+    if kind.startswith("tfidf_mlp"):  # a dozen examples: more, larger steps than FNC-1's 20 epochs of 100 batches
+        return {"epochs": 200, "learning_rate": 1e-2}
     return {}
 
 
@@ -228,6 +230,8 @@ def tunable_param(kind: str) -> tuple[str, list[float]]:
     """A float hyper-parameter of ``kind`` and two values for a grid search (contract tests)."""
     if kind.startswith("blend"):
         return "encoder_weight", [0.3, 0.7]
+    if kind.startswith("tfidf_mlp"):
+        return "learning_rate", [3e-3, 1e-2]
     return ("learning_rate", [3e-3, 1e-2]) if kind.startswith("finetune") else ("C", [0.5, 2.0])
 
 

@@ -76,7 +76,7 @@ def test_added_unknown_key_is_rejected_by_validate():
 def test_unknown_model_kind_lists_the_available_ones():
     cfg = compose(["model.kind=bert_magic.v1"])
     with pytest.raises(ConfigError, match=r"^model\.kind must be one of \['blend\.v1', 'embed_logreg\.v1', "
-                       r"'finetune\.v1', 'tfidf_logreg\.v1', 'tfidf_svm\.v1'\]; got 'bert_magic\.v1'\. Fix: "):
+                       r"'finetune\.v1', 'tfidf_logreg\.v1', 'tfidf_mlp\.v1', 'tfidf_svm\.v1'\]; got 'bert_magic\.v1'\. Fix: "):
         validate(cfg)
 
 

@@ -179,7 +179,7 @@ def test_every_family_follows_the_protocol():
         hooks[kind] = (model.fit_accepts_validation, model.heldout_validation_proba_, model.training_curves())
     assert hooks == {"blend.v1": (True, None, {}), "embed_logreg.v1": (False, None, {}),
                      "finetune.v1": (True, None, {}), "tfidf_logreg.v1": (False, None, {}),
-                     "tfidf_svm.v1": (False, None, {})}
+                     "tfidf_svm.v1": (False, None, {}), "tfidf_mlp.v1": (False, None, {})}
 
 
 def test_a_fitted_model_is_a_classifier(tmp_path):

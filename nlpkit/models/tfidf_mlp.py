@@ -1,0 +1,143 @@
+"""TF-IDF + MLP: word TF-IDF features (and, for pairs, target-text similarities) into a one-hidden-layer network.
+
+Made for stance between a target and a long text (FNC-1 headline/body): a linear model scores each word of the
+target and of the text on its own, while the hidden layer can learn combinations such as "the similarity is
+high *and* the text says 'denied'". The features and the forward pass live in ``tfidf_mlp_arrays`` (the
+prediction runtime); training uses scikit-learn's ``MLPClassifier`` (Adam, a fixed number of epochs) and keeps
+only its weights.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from nlpkit.errors import ConfigError, DataError
+from nlpkit.models.base import ModelMixin, check_texts
+from nlpkit.models.ngram_tfidf import NgramTfidf
+from nlpkit.models.tfidf_mlp_arrays import N_SIMILARITIES, ArrayMlpModel, Gate, MlpFeatures, MlpRuntime
+
+STOP_WORDS = ("english", None)
+
+
+class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
+    """TF-IDF features + a one-hidden-layer MLP (sklearn estimator contract).
+
+    ``fit(X, y)`` takes a list of texts, or a list of (target, text) pairs for stance.
+    """
+
+    def __init__(self, *, max_features: int | None = 5000, ngram_max: int = 1, min_df: int = 1,
+                 stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
+                 hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
+                 batch_size: int = 500, gate_label: str | None = None, random_state: int = 0) -> None:
+        self.max_features = max_features
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.stop_words = stop_words
+        self.sublinear_tf = sublinear_tf
+        self.lead_words = lead_words
+        self.hidden_units = hidden_units
+        self.alpha = alpha
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.gate_label = gate_label
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
+        """Fit the vocabulary on every distinct target and text, the gate (if any), then the network; return self."""
+        self._check_params()
+        items = check_texts(X)
+        y = np.asarray(y)
+        if len(y) != len(items):
+            raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
+        pairs = isinstance(items[0], tuple)
+        self._check_gate(pairs, y)
+        docs = sorted({s for item in items for s in item}) if pairs else sorted(set(items))
+        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words)
+        rows = features.transform(items)
+        gate, keep = None, np.ones(len(y), dtype=bool)
+        if self.gate_label is not None:
+            gate, keep = self._fit_gate(rows, y), y != self.gate_label
+        network = self._network(int(keep.sum())).fit(rows[keep], y[keep])
+        runtime = MlpRuntime(network.coefs_[0], network.intercepts_[0], network.coefs_[1], network.intercepts_[1])
+        self.runtime_ = ArrayMlpModel(np.unique(y), features, runtime, network.classes_, gate)
+        self.classes_, self.pairs_ = self.runtime_.classes_, pairs
+        self.features_, self.network_, self.gate_ = features, runtime, gate
+        self.network_classes_ = self.runtime_.network_classes_
+        self.loss_curve_ = [float(v) for v in network.loss_curve_]
+        self.fit_report_ = {"epochs": float(network.n_iter_), "final_loss": self.loss_curve_[-1],
+                            "n_features": float(features.width)}
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_`` (the runtime's forward pass)."""
+        check_is_fitted(self, "runtime_")
+        return self.runtime_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable label of each input."""
+        check_is_fitted(self, "runtime_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _fit_gate(self, rows: Any, y: np.ndarray) -> Gate:
+        from sklearn.linear_model import LogisticRegression
+
+        target = y == self.gate_label
+        regression = LogisticRegression().fit(rows[:, -N_SIMILARITIES:].toarray(), target)
+        return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
+
+    def _check_gate(self, pairs: bool, y: np.ndarray) -> None:
+        if self.gate_label is None:
+            return
+        if not pairs:
+            raise ConfigError(f"model.gate_label={self.gate_label!r} decides a label from target-text similarities, "
+                              "so it needs (target, text) pairs; got plain texts. Fix: model.gate_label=null, or a "
+                              "task with a target_field.")
+        others = sorted(set(y.tolist()) - {self.gate_label})
+        if self.gate_label not in set(y.tolist()) or len(others) < 2:
+            raise DataError(f"model.gate_label must be one of the training labels, with at least two others for the "
+                            f"network; got {self.gate_label!r} with labels {sorted(set(y.tolist()))}. Fix: set it to "
+                            "the label that means 'target and text are unrelated' (FNC-1: unrelated), or null.")
+
+    def training_curves(self) -> dict[str, list[dict[str, float]]]:
+        """``curve/train_loss`` per epoch of the network's fit (``train`` logs it with step = epoch)."""
+        curve = getattr(self, "loss_curve_", [])
+        return {"curve/": [{"epoch": float(i + 1), "train_loss": v} for i, v in enumerate(curve)]} if curve else {}
+
+    def _vectorizer(self) -> NgramTfidf:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        stop = sorted(ENGLISH_STOP_WORDS) if self.stop_words == "english" else None
+        return NgramTfidf(ngram_range=(1, self.ngram_max), min_df=self.min_df, max_features=self.max_features,
+                          sublinear_tf=self.sublinear_tf, stop_words=stop)
+
+    def _network(self, n_items: int) -> Any:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        warnings.filterwarnings("ignore", category=ConvergenceWarning, module="sklearn")
+        # a fixed number of epochs: n_iter_no_change=epochs turns off the loss-plateau stop
+        return MLPClassifier((self.hidden_units,), alpha=self.alpha, learning_rate_init=self.learning_rate,
+                             max_iter=self.epochs, n_iter_no_change=self.epochs, batch_size=min(self.batch_size, n_items),
+                             random_state=self.random_state)
+
+    def _check_params(self) -> None:
+        if self.stop_words not in STOP_WORDS:
+            raise ConfigError(f"model.stop_words must be one of {STOP_WORDS}; got {self.stop_words!r}. "
+                              "Fix: model.stop_words=english or model.stop_words=null.")
+        for name in ("hidden_units", "epochs", "batch_size", "lead_words", "ngram_max", "min_df"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"model.{name} must be an integer >= 1; got {value!r}. Fix: e.g. model.{name}="
+                                  f"{TfidfMlpClassifier().get_params()[name]}.")
+        for name, rule in (("alpha", ">= 0"), ("learning_rate", "> 0")):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or (value == 0 and rule == ">= 0"))
+            if not ok:
+                raise ConfigError(f"model.{name} must be a float {rule}; got {value!r}. "
+                                  f"Fix: e.g. model.{name}={TfidfMlpClassifier().get_params()[name]}.")

@@ -1,0 +1,46 @@
+"""Registry entry of ``tfidf_mlp.v1``: word TF-IDF (and pair similarities) into a one-hidden-layer MLP.
+
+Light on purpose (no scikit-learn import): the prediction runtime imports it through ``nlpkit.models``. The
+estimator (``nlpkit.models.tfidf_mlp``, scikit-learn) is imported when a model is built; a saved model is plain
+arrays (``nlpkit.models.tfidf_mlp_arrays``), loaded with NumPy and SciPy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from nlpkit.models import tfidf_mlp_arrays
+from nlpkit.models.registry import Family, ModelConfig, register
+
+
+@dataclass
+class TfidfMlpConfig(ModelConfig):
+    """TF-IDF + MLP (``model=tfidf_mlp``). Defaults: a 5,000-word unigram vocabulary without English stop words
+    shared by target and text, 100 hidden units, L2 penalty 1e-3, 20 epochs of Adam (experiments/stance/FNC1.md)."""
+
+    kind: str = "tfidf_mlp.v1"
+    max_features: Optional[int] = 5000
+    ngram_max: int = 1
+    min_df: int = 1
+    stop_words: Optional[str] = "english"  # english | null
+    sublinear_tf: bool = True
+    lead_words: int = 60  # the text's first words, compared with the target on their own
+    hidden_units: int = 100
+    alpha: float = 1e-3  # L2 penalty on the weights
+    learning_rate: float = 1e-3
+    epochs: int = 20
+    batch_size: int = 500
+    # a label decided first by a logistic regression on the pair similarities alone (FNC-1: unrelated); the
+    # network then learns the other labels only. null: the network learns every label.
+    gate_label: Optional[str] = None
+
+
+def _build(params: dict[str, Any], seed: int) -> Any:
+    from nlpkit.models.tfidf_mlp import TfidfMlpClassifier
+
+    return TfidfMlpClassifier(random_state=seed, **params)
+
+
+MLP = register(Family("tfidf_mlp.v1", TfidfMlpConfig, _build, tfidf_mlp_arrays.save, tfidf_mlp_arrays.load,
+                      requirements=("numpy", "scipy")))
