@@ -189,7 +189,7 @@ def test_trains_through_the_config_tree_and_the_predictor_loads_without_scikit_l
 from test_benchmarks import bench_env  # noqa: E402,F401  (the fake FNC-1 files and the harness's paths)
 
 
-def test_smoke_benchmark_row_of_the_gated_tfidf_mlp_on_the_full_training_split(bench_env: Path):
+def test_smoke_benchmark_row_of_the_gated_tfidf_mlp_on_the_full_training_split(bench_env: Path):  # noqa: F811 (the imported fixture)
     cmd = [sys.executable, "-m", "experiments.benchmarks.run", "--datasets", "fnc1", "--contenders", "nlpkit:tfidf_mlp_gate",
            "--seeds", "0", "--override", "data.split.validation_size=0", "model.epochs=100",
            "--no-tracking", "--out", str(bench_env / "out"), "--timeout", "120"]
@@ -237,7 +237,7 @@ def test_the_fnc1_page_command_composes_from_the_checkout(monkeypatch: pytest.Mo
     assert cfg.model.hidden_units == 100 and cfg.model.max_features == 5000 and cfg.model.gate_label == "unrelated"
 
 
-def test_fnc1_validation_story_split_holds_out_unseen_headlines_and_bodies(bench_env: Path):
+def test_fnc1_validation_story_split_holds_out_unseen_headlines_and_bodies(bench_env: Path):  # noqa: F811 (the imported fixture)
     import pandas as pd
 
     from experiments.benchmarks import prepare

@@ -57,7 +57,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
         pairs = isinstance(items[0], tuple)
         self._check_gate(pairs, y)
-        docs = sorted({s for item in items for s in item}) if pairs else sorted(set(items))
+        docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
         features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words)
         rows = features.transform(items)
         gate, keep = None, np.ones(len(y), dtype=bool)
