@@ -3,7 +3,8 @@
 ``to_bytes`` writes NumPy's ``.npz`` format (a zip of ``.npy`` members) with the members in name order and a
 fixed timestamp, so the same arrays always give the same bytes (and a predictor the same digest). ``load``
 reads with ``allow_pickle=False``: numeric and fixed-width string arrays only, an object array is refused.
-Callers bound ``unpacked_size`` before they ``load``. Used by ``models/tfidf_arrays`` (``tfidf.npz``) and
+Callers bound ``unpacked_size`` before they ``load`` (``read_sealed`` does both for a predictor's file). Used by
+``models/tfidf_arrays`` (``tfidf.npz``), ``models/tfidf_mlp_arrays`` (``mlp.npz``) and
 ``prevalence_data`` (``validation.npz``).
 """
 
@@ -11,8 +12,11 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
+
+from nlpkit.errors import ModelLoadError, one_line
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 
@@ -39,3 +43,24 @@ def load(data: bytes) -> dict[str, np.ndarray]:
     """``{name: array}`` of the archive, read without pickle (an object array raises ``ValueError``)."""
     with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
         return {name: arrays[name] for name in arrays.files}
+
+
+def read_sealed(path: Path, beside: str, max_bytes: int, fix: str) -> dict[str, np.ndarray]:
+    """A predictor's archive at ``path`` (next to its ``beside`` description), unpacking at most ``max_bytes``.
+
+    Every failure is one ``ModelLoadError`` line naming the file, what was expected and ``fix``.
+    """
+    if not path.is_file():
+        raise ModelLoadError(f"No {path.name} in {path.parent}; expected it beside {beside}. Fix: copy the "
+                             "whole predictor directory again.")
+    data = path.read_bytes()
+    try:
+        unpacked = unpacked_size(data)
+        if unpacked > max_bytes:
+            raise ModelLoadError(f"{path} would unpack to {unpacked} bytes; expected at most {max_bytes}. {fix}")
+        return load(data)
+    except ModelLoadError:
+        raise
+    except Exception as err:  # not a zip, a member that is not .npy, or an object array (refused: pickle)
+        raise ModelLoadError(f"{path} is not a plain-array archive ({type(err).__name__}: {one_line(err, 160)}); "
+                             f"expected numeric and string arrays written by nlpkit. {fix}") from None

@@ -174,20 +174,7 @@ def _read_spec(path: Path) -> dict[str, Any]:
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise ModelLoadError(f"No {ARRAYS_FILE} in {path.parent}; expected it beside {SPEC_FILE}. Fix: copy the "
-                             "whole predictor directory again.")
-    data = path.read_bytes()
-    try:
-        unpacked = npz.unpacked_size(data)
-        if unpacked > MAX_ARRAYS_BYTES:
-            raise ModelLoadError(f"{path} would unpack to {unpacked} bytes; expected at most {MAX_ARRAYS_BYTES}. {FIX}")
-        return npz.load(data)
-    except ModelLoadError:
-        raise
-    except Exception as err:  # not a zip, a member that is not .npy, or an object array (refused: pickle)
-        raise ModelLoadError(f"{path} is not a plain-array archive ({type(err).__name__}: {one_line(err, 160)}); "
-                             f"expected numeric and string arrays written by nlpkit. {FIX}") from None
+    return npz.read_sealed(path, SPEC_FILE, MAX_ARRAYS_BYTES, FIX)
 
 
 class ArrayTfidfModel:
