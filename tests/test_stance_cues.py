@@ -87,6 +87,11 @@ def test_saved_cues_of_another_version_are_refused(tmp_path):
         tfidf_arrays.load(tmp_path)
 
 
+def test_cues_on_plain_texts_are_refused_naming_the_fix():
+    with pytest.raises(ConfigError, match=r"model.stance_cues reads \(target, text\) pairs; got plain texts .*task=stance"):
+        TfidfClassifier(stance_cues=0.1, char_ngrams=False).fit([t for _, t in PAIRS], LABELS)
+
+
 def test_a_negative_cue_weight_is_refused():
     with pytest.raises(ConfigError, match=r"model.stance_cues must be a weight >= 0; got -1.0"):
         TfidfClassifier(stance_cues=-1.0).fit(PAIRS, LABELS)

@@ -225,6 +225,9 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
     def _features(self) -> Any:
         if not self.pairs_:
+            if self.stance_cues:
+                raise ConfigError(f"model.stance_cues reads (target, text) pairs; got plain texts and stance_cues="
+                                  f"{self.stance_cues}. Fix: use it with task=stance (a target field), or model.stance_cues=0.")
             return self._text_features()
         from sklearn.compose import ColumnTransformer
 
