@@ -264,6 +264,12 @@ def pair_similarity(transform: Any, items: list[tuple[str, str]], lead_words: in
     targets = transform([a for a, _ in items])
     texts = transform([b for _, b in items])
     leads = transform([" ".join(b.split()[:lead_words]) for _, b in items])
+    return similarity_columns(targets, texts, leads)
+
+
+def similarity_columns(targets: sp.csr_matrix, texts: sp.csr_matrix, leads: sp.csr_matrix) -> sp.csr_matrix:
+    """``pair_similarity``'s three columns from the targets', texts' and leads' l2-normalised tf-idf rows (a
+    cosine is then a dot product); the TF-IDF + MLP family computes its similarities here too."""
     cos_text = np.asarray(targets.multiply(texts).sum(axis=1)).ravel()
     cos_lead = np.asarray(targets.multiply(leads).sum(axis=1)).ravel()
     overlap = np.asarray((targets > 0).multiply(texts > 0).sum(axis=1)).ravel()

@@ -33,6 +33,7 @@ from nlpkit import npz
 from nlpkit.errors import ModelLoadError, one_line
 from nlpkit.models.base import check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
+from nlpkit.models.tfidf_arrays import similarity_columns
 
 SPEC_FILE = "mlp.json"
 ARRAYS_FILE = "mlp.npz"
@@ -61,21 +62,12 @@ class MlpFeatures:
         targets = self._rows([a for a, _ in items])
         texts = self._rows([b for _, b in items])
         leads = self._rows([" ".join(b.split()[: self.lead_words]) for _, b in items])
-        return sp.hstack([targets, texts, similarities(targets, texts, leads)], format="csr")
+        return sp.hstack([targets, texts, similarity_columns(targets, texts, leads)], format="csr")
 
     def _rows(self, texts: list[str]) -> sp.csr_matrix:
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
         return self.vectorizer.transform(unique.tolist())[inverse.ravel()]
 
-
-def similarities(targets: sp.csr_matrix, texts: sp.csr_matrix, leads: sp.csr_matrix) -> sp.csr_matrix:
-    """Per row: cosine(target, text), cosine(target, lead), share of the target's terms present in the text
-    (rows are l2-normalised tf-idf, so a cosine is a dot product)."""
-    cos_text = np.asarray(targets.multiply(texts).sum(axis=1)).ravel()
-    cos_lead = np.asarray(targets.multiply(leads).sum(axis=1)).ravel()
-    shared = np.asarray((targets > 0).multiply(texts > 0).sum(axis=1)).ravel()
-    overlap = shared / np.maximum(np.diff(targets.indptr), 1)
-    return sp.csr_matrix(np.column_stack([cos_text, cos_lead, overlap]))
 
 
 class MlpRuntime:
