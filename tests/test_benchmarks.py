@@ -239,3 +239,22 @@ def test_tfidf_speed_jobs_run_in_their_own_processes(tmp_path: Path):
     assert 0.0 <= results["nlpkit"]["macro_f1"] <= 1.0
     line = tfidf_speed.line("tiny", "nlpkit", results["nlpkit"])
     assert line.startswith("| tiny | nlpkit | ") and line.count("|") == 10
+
+
+def test_worker_peak_forgets_data_loading_after_reset() -> None:
+    """The worker's memory peak starts after data loading: a transient allocation before ``reset_peak`` no
+    longer counts, one after it does (Linux ``VmHWM``, reset through ``clear_refs``)."""
+    import numpy as np
+
+    from experiments.benchmarks.worker import peak_mib, reset_peak, rss_mib
+
+    transient = np.ones(300 * 2**20 // 8)  # 300 MiB touched, then freed: the "data loading" peak
+    del transient
+    before = peak_mib()
+    reset_peak()
+    after_reset = peak_mib()
+    assert after_reset < before - 200, (before, after_reset)
+    assert after_reset <= rss_mib() + 5
+    fitted = np.ones(100 * 2**20 // 8)  # a 100 MiB "fit" after the reset is counted
+    assert peak_mib() >= after_reset + 90
+    del fitted

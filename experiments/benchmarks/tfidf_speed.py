@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -42,28 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from experiments.benchmarks.report import load_average
-from experiments.benchmarks.worker import rss_mib
+from experiments.benchmarks.worker import peak_mib, reset_peak, rss_mib
 
 DATASETS = ("conflibert_cameo5", "un_quadclass", "bbc_news", "allsides_topic")
 CONTENDERS = ("nlpkit", "nlpkit_fast", "nlpkit_before", "script", "fasttext", "limit")
 FAST_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "model" / "tfidf_fast.yaml"
 GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-
-
-def peak_mib() -> float:
-    """The peak resident set since start or since ``reset_peak`` (VmHWM), MiB; ``ru_maxrss`` where unavailable."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def reset_peak() -> None:
-    """Forget the peak so far (Linux: ``clear_refs`` 5), so that reading the splits' JSON does not count as fitting."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def macro_f1(y_true: list[str], y_pred: list[str]) -> float:

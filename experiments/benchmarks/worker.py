@@ -5,8 +5,10 @@
 Both kinds of contender see the same splits: the worker composes nlpkit's config for the data set and loads
 it with ``nlpkit.load_data``; an nlpkit contender then trains through ``nlpkit.train(nlpkit.compose([...]))``
 (which loads the same config again, as a user's run would), a peer fits on the loaded splits.
-Memory: ``ru_maxrss`` of this process (its peak resident set, imports included), and that peak minus the
-resident set after imports and data loading (what fitting and predicting added on top).
+Memory: the peak resident set of this process from the end of imports and data loading on (``VmHWM`` after
+``reset_peak``; the whole process's ``ru_maxrss`` where the peak cannot be reset), and that peak minus the
+resident set at that point (what fitting and predicting added on top). Before 2026-12-07 the peak also held
+the transient peak of loading the data, which made ``+fit`` on large data sets look larger than it was.
 """
 
 from __future__ import annotations
@@ -27,9 +29,20 @@ def rss_mib() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
-def peak_rss_mib() -> float:
-    """The peak resident set of this process so far, MiB (``ru_maxrss`` is KiB on Linux)."""
+def peak_mib() -> float:
+    """The peak resident set since start or since ``reset_peak`` (VmHWM), MiB; ``ru_maxrss`` where unavailable."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> None:
+    """Forget the peak so far (Linux: ``clear_refs`` 5), so that reading the splits does not count as fitting."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def load_splits(job: dict[str, Any]) -> Any:
@@ -96,12 +109,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     splits, labels = load_splits(job)
     test_inputs = model_inputs(splits["test"])
     warm_imports(contender)
+    reset_peak()
     base = rss_mib()
     if contender.kind == registry.NLPKIT:
         out = run_nlpkit(contender, job, test_inputs)
     else:
         out = run_peer(contender, job, splits, test_inputs)
-    peak = peak_rss_mib()
+    peak = peak_mib()
     return {
         **out, "labels": labels, "y_true": list(splits["test"]["label"]),
         "sizes": {name: len(part) for name, part in splits.items()},
