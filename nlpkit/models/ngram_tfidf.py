@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from nlpkit.errors import DataError
-from nlpkit.models import ngrams
+from nlpkit.models import ngram_stats, ngrams
 
 ENGINE = "nlpkit-ngrams/1"
 ANALYZERS = ("word", "char_wb", "char_tokens")
@@ -96,8 +96,8 @@ class NgramTfidf:
         merged: tuple[np.ndarray, ...] | None = None
         for chunk in _chunks(docs):
             parts, _, word_counts, _ = self.occurrences(chunk)
-            stats = [_part_statistics(part, word_counts)[:3] for part in parts]
-            merged = _merge_statistics([merged, *stats] if merged is not None else stats)
+            stats = [ngram_stats.part_statistics(part, word_counts)[:3] for part in parts]
+            merged = ngram_stats.merge_statistics([merged, *stats] if merged is not None else stats)
         assert merged is not None
         unique, counts, df = merged
         self._keep_vocabulary(unique, counts, df, len(docs))
@@ -142,7 +142,7 @@ class NgramTfidf:
 
     def _fit(self, docs: list[str]) -> tuple[list[ngrams.Part], Any]:
         parts, terms, word_counts, words = self.occurrences(docs)
-        statistics = [_part_statistics(part, word_counts) for part in parts]
+        statistics = [ngram_stats.part_statistics(part, word_counts) for part in parts]
         unique, counts, df, starts, ends = (np.concatenate([s[i] for s in statistics]) for i in range(5))
         order = np.argsort(unique)
         unique, counts, df, starts, ends = unique[order], counts[order], df[order], starts[order], ends[order]
@@ -309,40 +309,8 @@ def _chunks(docs: list[str]) -> Iterator[list[str]]:
         yield docs[start:]
 
 
-def _merge_statistics(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    """(keys, counts, df) of several chunks or parts, summed per key; keys sorted and distinct."""
-    keys = np.concatenate([p[0] for p in parts])
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else np.zeros(0, dtype=np.int64)
-    counts = np.add.reduceat(np.concatenate([p[1] for p in parts])[order], starts) if len(keys) else keys
-    df = np.add.reduceat(np.concatenate([p[2] for p in parts])[order], starts) if len(keys) else keys
-    return keys[starts], counts, df
-
-
 def _product(words: sp.csr_matrix, rows: sp.csr_matrix) -> sp.csr_matrix:
     """(documents x words) @ (words x vocabulary): documents' n-gram counts, repeats summed. Column indices are left
     in the product's order (sorting them cost more than the rest of the transform); that order follows the inputs'
     stored order alone, so the same documents always give the same bits (``fit_transform`` and ``transform`` too)."""
     return (words @ rows).tocsr()
-
-
-def _part_statistics(part: ngrams.Part, words: Any) -> tuple[np.ndarray, ...]:
-    """Distinct keys of one part (sorted), their total count, document frequency, and first occurrence's span."""
-    row, keys, starts, ends = part
-    if words is None:  # rows are documents, in document order within a key's occurrences
-        order = np.argsort(keys, kind="stable")
-        sorted_keys, sorted_rows = keys[order], row[order]
-        new_key = np.ones(len(keys), dtype=bool)
-        new_key[1:] = sorted_keys[1:] != sorted_keys[:-1]
-        new_row = new_key.copy()
-        new_row[1:] |= sorted_rows[1:] != sorted_rows[:-1]
-        group = np.cumsum(new_key) - 1
-        first = order[new_key]
-        return (sorted_keys[new_key], np.bincount(group), np.bincount(group, weights=new_row).astype(np.int64),
-                starts[first], ends[first])
-    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    per_word = sp.csr_matrix((np.ones(len(keys)), (row, inverse.ravel())), shape=(words.shape[1], len(unique)))
-    per_doc = (words @ per_word).tocsr()
-    counts = np.asarray(per_doc.sum(axis=0)).ravel().astype(np.int64)
-    return unique, counts, np.bincount(per_doc.indices, minlength=len(unique)), starts[first], ends[first]
