@@ -235,7 +235,7 @@ def _check_tfidf(model: DictConfig, prefix: str) -> None:
 
 
 def _check_linear(model: DictConfig, prefix: str) -> None:
-    number(model, "C", prefix, low=0, low_open=True, example=1.0)
+    number(model, "C", prefix, low=0, low_open=True, optional=True, example=1.0)  # null: by text length (tfidf.py)
     choice(model, "class_weight", prefix, CLASS_WEIGHTS)
 
 

@@ -137,16 +137,33 @@ class StanceCues(TransformerMixin, BaseEstimator):
 # 40% of the non-zeros (most of the prediction time) and fewer columns (the classifier's fitting memory).
 CHAR_RANGE = (4, 5)
 CHAR_MAX_FEATURES = 10_000
-AUTO_CHAR_LIMIT = 1_000_000  # characters of training text up to which char_ngrams=None turns them on
+AUTO_CHAR_LIMIT = 1_000_000  # characters of training text above which the texts count as long (articles)
+# C=None chooses by length too: 10 on short texts (sentences, the embedded corpus: unchanged), LONG_TEXT_C on long
+# ones, chosen on the validation splits of bbc_news and allsides_topic against C=3..100, no max_features cap, no
+# class weights, min_df=3, 1- and 3-grams and character n-grams (experiments/benchmarks/TFIDF_SPEED.md).
+SHORT_TEXT_C = 10.0
+LONG_TEXT_C = 30.0
+
+
+def long_texts(texts: list[str]) -> bool:
+    """Whether the training text counts as long: more than ``AUTO_CHAR_LIMIT`` characters in all."""
+    return sum(map(len, texts)) > AUTO_CHAR_LIMIT
 
 
 def use_char_ngrams(texts: list[str]) -> bool:
-    """What ``char_ngrams=None`` chooses: character n-grams while the training text is at most
-    ``AUTO_CHAR_LIMIT`` characters. On little text they share evidence between word forms (inflections, names,
-    spellings) that word n-grams see too rarely; on more text word n-grams have the support, and character
-    n-grams would multiply the classifier's input (about 15 non-zeros per word instead of 2) and its fit time.
-    Measured in experiments/benchmarks/TFIDF_SPEED.md."""
-    return sum(map(len, texts)) <= AUTO_CHAR_LIMIT
+    """What ``char_ngrams=None`` chooses: character n-grams unless the training text is long (``long_texts``). On
+    little text they share evidence between word forms (inflections, names, spellings) that word n-grams see too
+    rarely; on more text word n-grams have the support, and character n-grams would multiply the classifier's
+    input (about 15 non-zeros per word instead of 2) and its fit time. Measured in
+    experiments/benchmarks/TFIDF_SPEED.md."""
+    return not long_texts(texts)
+
+
+def default_C(texts: list[str]) -> float:
+    """What ``C=None`` chooses: ``LONG_TEXT_C`` if the training text is long (``long_texts``), else
+    ``SHORT_TEXT_C``. A long document's l2-normalised tf-idf row spreads its weight over hundreds of n-grams, so
+    each weight is small and weaker regularisation fits the articles' classes better."""
+    return LONG_TEXT_C if long_texts(texts) else SHORT_TEXT_C
 
 
 class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
@@ -159,7 +176,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self,
         *,
         classifier: str = "logreg",
-        C: float = 10.0,
+        C: float | None = None,
         ngram_max: int = 2,
         min_df: int = 2,
         max_features: int | None = 50000,
@@ -193,10 +210,11 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.pairs_ = isinstance(items[0], tuple)
         texts = [str(item[1]) for item in items] if self.pairs_ else [str(item) for item in items]
         self.char_ngrams_ = self.char_ngrams if self.char_ngrams is not None else use_char_ngrams(texts)
+        self.C_ = float(self.C) if self.C is not None else default_C(texts)
         self.features_ = self._features()
         self.classifier_ = self._classifier(y).fit(self.features_.fit_transform(self._columns(items)), y)
         self.classes_ = self.classifier_.classes_
-        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_)}
+        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_), "C": self.C_}
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -248,11 +266,12 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                 f"TfidfClassifier classifier must be one of {CLASSIFIERS}; got {self.classifier!r}. "
                 "Fix: use model=tfidf_logreg or model=tfidf_svm."
             )
-        if self.C <= 0:
-            raise ConfigError(f"model.C must be a float > 0; got {self.C}. Fix: e.g. model.C=1.0.")
+        if not self.C_ > 0:
+            raise ConfigError(f"model.C must be a float > 0 or null (10, or {LONG_TEXT_C:g} on long texts); got "
+                              f"{self.C}. Fix: e.g. model.C=1.0, or model.C=null.")
         if self.classifier == "logreg":
-            return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
-        svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+            return LogisticRegression(C=self.C_, class_weight=self.class_weight, max_iter=3000)
+        svm = LinearSVC(C=self.C_, class_weight=self.class_weight, random_state=self.random_state)
         smallest = int(np.min(np.unique(y, return_counts=True)[1]))
         folds = min(self.calibration_folds, smallest)
         if folds < 2:

@@ -19,7 +19,7 @@ class TfidfModelConfig(ModelConfig):
     """Word (1-``ngram_max``)-gram + character TF-IDF features and a linear classifier."""
 
     kind: str = "tfidf_logreg.v1"
-    C: float = 10.0
+    C: Optional[float] = None  # null: 10, or 30 when the training text is over 1M characters (long texts; tfidf.py)
     ngram_max: int = 2
     min_df: int = 2
     max_features: Optional[int] = 50000  # word block; the character block keeps min(this, 10,000) (tfidf.py)
@@ -36,7 +36,7 @@ class TfidfLogregConfig(TfidfModelConfig):
     """Logistic regression (``model=tfidf_logreg``)."""
 
     kind: str = "tfidf_logreg.v1"
-    C: float = 10.0
+    C: Optional[float] = None  # null: 10, or 30 on long texts (training text over 1M characters)
 
 
 @dataclass
@@ -44,7 +44,7 @@ class TfidfSvmConfig(TfidfModelConfig):
     """A linear SVM with sigmoid-calibrated probabilities (``model=tfidf_svm``)."""
 
     kind: str = "tfidf_svm.v1"
-    C: float = 0.5
+    C: Optional[float] = 0.5
 
 
 def _builder(classifier: str) -> Callable[[dict[str, Any], int], Any]:
