@@ -138,11 +138,11 @@ class StanceCues(TransformerMixin, BaseEstimator):
 CHAR_RANGE = (4, 5)
 CHAR_MAX_FEATURES = 10_000
 AUTO_CHAR_LIMIT = 1_000_000  # characters of training text above which the texts count as long (articles)
-# C=None chooses by length too: 10 on short texts (sentences, the embedded corpus: unchanged), LONG_TEXT_C on long
-# ones, chosen on the validation splits of bbc_news and allsides_topic against C=3..100, no max_features cap, no
-# class weights, min_df=3, 1- and 3-grams and character n-grams (experiments/benchmarks/TFIDF_SPEED.md).
-SHORT_TEXT_C = 10.0
-LONG_TEXT_C = 30.0
+# ngram_max=None chooses by length too: word 1-2-grams on short texts (sentences, the embedded corpus: unchanged),
+# unigrams on long ones. Chosen on the validation splits of bbc_news and allsides_topic against C=3..100, no
+# max_features cap, no class weights, min_df=3, 3-grams and character n-grams (experiments/benchmarks/TFIDF_SPEED.md).
+SHORT_TEXT_NGRAM_MAX = 2
+LONG_TEXT_NGRAM_MAX = 1
 
 
 def long_texts(texts: list[str]) -> bool:
@@ -159,11 +159,11 @@ def use_char_ngrams(texts: list[str]) -> bool:
     return not long_texts(texts)
 
 
-def default_C(texts: list[str]) -> float:
-    """What ``C=None`` chooses: ``LONG_TEXT_C`` if the training text is long (``long_texts``), else
-    ``SHORT_TEXT_C``. A long document's l2-normalised tf-idf row spreads its weight over hundreds of n-grams, so
-    each weight is small and weaker regularisation fits the articles' classes better."""
-    return LONG_TEXT_C if long_texts(texts) else SHORT_TEXT_C
+def default_ngram_max(texts: list[str]) -> int:
+    """What ``ngram_max=None`` chooses: word unigrams if the training text is long (``long_texts``), else 1-2-grams.
+    An article's topic shows in many single words; its bigrams mostly repeat them and, under the ``max_features``
+    cap, push rarer single words out (bbc_news and allsides_topic validation macro-F1 rose with unigrams)."""
+    return LONG_TEXT_NGRAM_MAX if long_texts(texts) else SHORT_TEXT_NGRAM_MAX
 
 
 class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
@@ -176,8 +176,8 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self,
         *,
         classifier: str = "logreg",
-        C: float | None = None,
-        ngram_max: int = 2,
+        C: float = 10.0,
+        ngram_max: int | None = None,
         min_df: int = 2,
         max_features: int | None = 50000,
         char_ngrams: bool | None = None,
@@ -210,11 +210,11 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.pairs_ = isinstance(items[0], tuple)
         texts = [str(item[1]) for item in items] if self.pairs_ else [str(item) for item in items]
         self.char_ngrams_ = self.char_ngrams if self.char_ngrams is not None else use_char_ngrams(texts)
-        self.C_ = float(self.C) if self.C is not None else default_C(texts)
+        self.ngram_max_ = int(self.ngram_max) if self.ngram_max is not None else default_ngram_max(texts)
         self.features_ = self._features()
         self.classifier_ = self._classifier(y).fit(self.features_.fit_transform(self._columns(items)), y)
         self.classes_ = self.classifier_.classes_
-        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_), "C": self.C_}
+        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_), "ngram_max": float(self.ngram_max_)}
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -232,7 +232,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         return np.array(items, dtype=object) if self.pairs_ else items
 
     def _text_features(self) -> FeatureUnion:
-        parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df,
+        parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max_), min_df=self.min_df,
                                           max_features=self.max_features, sublinear_tf=self.sublinear_tf))]
         if self.char_ngrams_:
             cap = CHAR_MAX_FEATURES if self.max_features is None else min(self.max_features, CHAR_MAX_FEATURES)
@@ -266,12 +266,11 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                 f"TfidfClassifier classifier must be one of {CLASSIFIERS}; got {self.classifier!r}. "
                 "Fix: use model=tfidf_logreg or model=tfidf_svm."
             )
-        if not self.C_ > 0:
-            raise ConfigError(f"model.C must be a float > 0 or null (10, or {LONG_TEXT_C:g} on long texts); got "
-                              f"{self.C}. Fix: e.g. model.C=1.0, or model.C=null.")
+        if self.C <= 0:
+            raise ConfigError(f"model.C must be a float > 0; got {self.C}. Fix: e.g. model.C=1.0.")
         if self.classifier == "logreg":
-            return LogisticRegression(C=self.C_, class_weight=self.class_weight, max_iter=3000)
-        svm = LinearSVC(C=self.C_, class_weight=self.class_weight, random_state=self.random_state)
+            return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
+        svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
         smallest = int(np.min(np.unique(y, return_counts=True)[1]))
         folds = min(self.calibration_folds, smallest)
         if folds < 2:

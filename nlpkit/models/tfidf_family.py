@@ -16,11 +16,14 @@ from nlpkit.models.registry import Family, ModelConfig, register
 
 @dataclass
 class TfidfModelConfig(ModelConfig):
-    """Word (1-``ngram_max``)-gram + character TF-IDF features and a linear classifier."""
+    """Word (1-``ngram_max``)-gram + character TF-IDF features and a linear classifier.
+
+    Two defaults follow the length of the training text (``nlpkit.models.tfidf``): up to 1M characters (sentences,
+    short documents) word 1-2-grams and character n-grams; above (long articles) word unigrams alone."""
 
     kind: str = "tfidf_logreg.v1"
-    C: Optional[float] = None  # null: 10, or 30 when the training text is over 1M characters (long texts; tfidf.py)
-    ngram_max: int = 2
+    C: float = 10.0
+    ngram_max: Optional[int] = None  # null: 2, or 1 when the training text is over 1M characters (tfidf.py)
     min_df: int = 2
     max_features: Optional[int] = 50000  # word block; the character block keeps min(this, 10,000) (tfidf.py)
     char_ngrams: Optional[bool] = None  # null: on while the training text is at most 1M characters (tfidf.py)
@@ -36,7 +39,7 @@ class TfidfLogregConfig(TfidfModelConfig):
     """Logistic regression (``model=tfidf_logreg``)."""
 
     kind: str = "tfidf_logreg.v1"
-    C: Optional[float] = None  # null: 10, or 30 on long texts (training text over 1M characters)
+    C: float = 10.0
 
 
 @dataclass
@@ -44,7 +47,7 @@ class TfidfSvmConfig(TfidfModelConfig):
     """A linear SVM with sigmoid-calibrated probabilities (``model=tfidf_svm``)."""
 
     kind: str = "tfidf_svm.v1"
-    C: Optional[float] = 0.5
+    C: float = 0.5
 
 
 def _builder(classifier: str) -> Callable[[dict[str, Any], int], Any]:
