@@ -227,7 +227,7 @@ def _check_model(model: DictConfig, prefix: str) -> None:
 
 def _check_tfidf(model: DictConfig, prefix: str) -> None:
     _check_linear(model, prefix)
-    number(model, "ngram_max", prefix, low=1, high=5, integer=True, example=2)
+    number(model, "ngram_max", prefix, low=1, high=5, integer=True, optional=True, example=2)  # null: by length
     number(model, "min_df", prefix, low=1, integer=True, example=1)
     number(model, "max_features", prefix, low=1, integer=True, optional=True, example=50000)
     number(model, "calibration_folds", prefix, low=2, high=20, integer=True, example=3)

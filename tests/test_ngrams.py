@@ -123,7 +123,7 @@ def test_character_ngrams_follow_the_amount_of_training_text():
     texts = ["peace talks resume in the capital", "militias strike the base again"] * 4
     labels = ["de_escalatory", "escalatory"] * 4
     short = TfidfClassifier().fit(texts, labels)
-    assert short.char_ngrams_ and short.fit_report_ == {"char_ngrams": 1.0}
+    assert short.char_ngrams_ and short.fit_report_ == {"char_ngrams": 1.0, "ngram_max": 2.0}
     assert [name for name, _ in short.features_.transformer_list] == ["word", "char"]
     long_texts = [t + " " + "x" * (tfidf.AUTO_CHAR_LIMIT // len(texts)) for t in texts]
     assert not TfidfClassifier().fit(long_texts, labels).char_ngrams_

@@ -190,5 +190,5 @@ def test_a_fitted_model_is_a_classifier(tmp_path):
     assert not isinstance(object(), Classifier)
     fitted = build_model({"kind": "tfidf_logreg.v1", "char_ngrams": False}).fit(
         [r["text"] for r in tiny_rows()], [r["label"] for r in tiny_rows()])
-    assert isinstance(fitted, Classifier) and fitted.fit_report_ == {"char_ngrams": 0.0}
+    assert isinstance(fitted, Classifier) and fitted.fit_report_ == {"char_ngrams": 0.0, "ngram_max": 2.0}
     assert list(model.classes_) == list(fitted.classes_)

@@ -226,7 +226,7 @@ def profile(dataset: str, data: dict[str, Any]) -> list[str]:
 
     from nlpkit.models import tfidf_arrays
     from nlpkit.models.registry import build_model
-    from nlpkit.models.tfidf import use_char_ngrams
+    from nlpkit.models.tfidf import default_ngram_max, use_char_ngrams
 
     (X, y), (T, _) = data["train"], data["test"]
     rows = [f"| {dataset} | phase | before (scikit-learn vectorizers, old defaults) | after (nlpkit defaults) |",
@@ -243,7 +243,7 @@ def profile(dataset: str, data: dict[str, Any]) -> list[str]:
     B = sp.hstack([before["predict: word n-grams"][1], before["predict: char n-grams"][1]]).tocsr()
     before["predict: classifier"] = _clock(lambda: lr.predict_proba(B))
     model = build_model({"kind": "tfidf_logreg.v1"})
-    model.pairs_, model.char_ngrams_ = False, use_char_ngrams(list(X))
+    model.pairs_, model.char_ngrams_, model.ngram_max_ = False, use_char_ngrams(list(X)), default_ngram_max(list(X))
     features = model._features()
     after = {}
     for name, vectorizer in features.transformer_list:

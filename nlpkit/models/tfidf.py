@@ -137,16 +137,34 @@ class StanceCues(TransformerMixin, BaseEstimator):
 # 40% of the non-zeros (most of the prediction time) and fewer columns (the classifier's fitting memory).
 CHAR_RANGE = (4, 5)
 CHAR_MAX_FEATURES = 10_000
-AUTO_CHAR_LIMIT = 1_000_000  # characters of training text up to which char_ngrams=None turns them on
+AUTO_CHAR_LIMIT = 1_000_000  # characters of training text above which the texts count as long (articles)
+# ngram_max=None chooses by length too: word 1-2-grams on short texts (sentences, the embedded corpus: unchanged),
+# unigrams on long ones. Chosen on the validation splits of bbc_news and allsides_topic against C=3..100, no
+# max_features cap, no class weights, min_df=3, 3-grams and character n-grams (experiments/benchmarks/TFIDF_SPEED.md).
+SHORT_TEXT_NGRAM_MAX = 2
+LONG_TEXT_NGRAM_MAX = 1
+
+
+def long_texts(texts: list[str]) -> bool:
+    """Whether the training text counts as long: more than ``AUTO_CHAR_LIMIT`` characters in all."""
+    return sum(map(len, texts)) > AUTO_CHAR_LIMIT
 
 
 def use_char_ngrams(texts: list[str]) -> bool:
-    """What ``char_ngrams=None`` chooses: character n-grams while the training text is at most
-    ``AUTO_CHAR_LIMIT`` characters. On little text they share evidence between word forms (inflections, names,
-    spellings) that word n-grams see too rarely; on more text word n-grams have the support, and character
-    n-grams would multiply the classifier's input (about 15 non-zeros per word instead of 2) and its fit time.
-    Measured in experiments/benchmarks/TFIDF_SPEED.md."""
-    return sum(map(len, texts)) <= AUTO_CHAR_LIMIT
+    """What ``char_ngrams=None`` chooses: character n-grams unless the training text is long (``long_texts``). On
+    little text they share evidence between word forms (inflections, names, spellings) that word n-grams see too
+    rarely; on more text word n-grams have the support, and character n-grams would multiply the classifier's
+    input (about 15 non-zeros per word instead of 2) and its fit time. Measured in
+    experiments/benchmarks/TFIDF_SPEED.md."""
+    return not long_texts(texts)
+
+
+def default_ngram_max(texts: list[str]) -> int:
+    """What ``ngram_max=None`` chooses: word unigrams if the training text is long (``long_texts``), else 1-2-grams.
+    On articles, validation macro-F1 rose with unigrams on both bbc_news and allsides_topic (against 1-2-grams,
+    capped or not, and 1-3-grams), with a third to a quarter of the columns: an article's topic shows in many single
+    words, and its bigrams mostly repeat them."""
+    return LONG_TEXT_NGRAM_MAX if long_texts(texts) else SHORT_TEXT_NGRAM_MAX
 
 
 class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
@@ -160,7 +178,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         *,
         classifier: str = "logreg",
         C: float = 10.0,
-        ngram_max: int = 2,
+        ngram_max: int | None = None,
         min_df: int = 2,
         max_features: int | None = 50000,
         char_ngrams: bool | None = None,
@@ -193,10 +211,11 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.pairs_ = isinstance(items[0], tuple)
         texts = [str(item[1]) for item in items] if self.pairs_ else [str(item) for item in items]
         self.char_ngrams_ = self.char_ngrams if self.char_ngrams is not None else use_char_ngrams(texts)
+        self.ngram_max_ = int(self.ngram_max) if self.ngram_max is not None else default_ngram_max(texts)
         self.features_ = self._features()
         self.classifier_ = self._classifier(y).fit(self.features_.fit_transform(self._columns(items)), y)
         self.classes_ = self.classifier_.classes_
-        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_)}
+        self.fit_report_ = {"char_ngrams": float(self.char_ngrams_), "ngram_max": float(self.ngram_max_)}
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -214,7 +233,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         return np.array(items, dtype=object) if self.pairs_ else items
 
     def _text_features(self) -> FeatureUnion:
-        parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df,
+        parts = [("word", NgramVectorizer(ngram_range=(1, self.ngram_max_), min_df=self.min_df,
                                           max_features=self.max_features, sublinear_tf=self.sublinear_tf))]
         if self.char_ngrams_:
             cap = CHAR_MAX_FEATURES if self.max_features is None else min(self.max_features, CHAR_MAX_FEATURES)
