@@ -1,5 +1,5 @@
 """The TF-IDF model's long-text rule: ``ngram_max=None`` is word 1-2-grams on short training text and
-``LONG_TEXT_NGRAM_MAX`` (unigrams) on long text (more than ``AUTO_CHAR_LIMIT`` characters, the rule that also
+``LONG_TEXT_NGRAM_MAX`` (1-3-grams) on long text (more than ``AUTO_CHAR_LIMIT`` characters, the rule that also
 turns character n-grams off), recorded in ``fit_report_``; a model fitted on long text saves and loads as
 ``nlpkit-tfidf/2`` and predicts identically."""
 

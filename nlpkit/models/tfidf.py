@@ -139,10 +139,11 @@ CHAR_RANGE = (4, 5)
 CHAR_MAX_FEATURES = 10_000
 AUTO_CHAR_LIMIT = 1_000_000  # characters of training text above which the texts count as long (articles)
 # ngram_max=None chooses by length too: word 1-2-grams on short texts (sentences, the embedded corpus: unchanged),
-# unigrams on long ones. Chosen on the validation splits of bbc_news and allsides_topic against C=3..100, no
-# max_features cap, no class weights, min_df=3, 3-grams and character n-grams (experiments/benchmarks/TFIDF_SPEED.md).
+# 1-3-grams on long ones. Chosen on the validation splits of bbc_news, allsides_topic and allsides_leaning against
+# C=3..100, no max_features cap, no class weights, min_df=3, unigrams and character n-grams
+# (experiments/benchmarks/TFIDF_SPEED.md, third round).
 SHORT_TEXT_NGRAM_MAX = 2
-LONG_TEXT_NGRAM_MAX = 1
+LONG_TEXT_NGRAM_MAX = 3
 
 
 def long_texts(texts: list[str]) -> bool:
@@ -160,10 +161,10 @@ def use_char_ngrams(texts: list[str]) -> bool:
 
 
 def default_ngram_max(texts: list[str]) -> int:
-    """What ``ngram_max=None`` chooses: word unigrams if the training text is long (``long_texts``), else 1-2-grams.
-    On articles, validation macro-F1 rose with unigrams on both bbc_news and allsides_topic (against 1-2-grams,
-    capped or not, and 1-3-grams), with a third to a quarter of the columns: an article's topic shows in many single
-    words, and its bigrams mostly repeat them."""
+    """What ``ngram_max=None`` chooses: word 1-3-grams if the training text is long (``long_texts``), else 1-2-grams.
+    On articles, 1-3-grams (still at most ``max_features`` columns) were the one setting whose validation macro-F1
+    rose on all three long-text sets; unigrams rose more on the two topic sets but lost on political leaning,
+    which shows in phrasing more than in single words."""
     return LONG_TEXT_NGRAM_MAX if long_texts(texts) else SHORT_TEXT_NGRAM_MAX
 
 

@@ -19,11 +19,11 @@ class TfidfModelConfig(ModelConfig):
     """Word (1-``ngram_max``)-gram + character TF-IDF features and a linear classifier.
 
     Two defaults follow the length of the training text (``nlpkit.models.tfidf``): up to 1M characters (sentences,
-    short documents) word 1-2-grams and character n-grams; above (long articles) word unigrams alone."""
+    short documents) word 1-2-grams and character n-grams; above (long articles) word 1-3-grams alone."""
 
     kind: str = "tfidf_logreg.v1"
     C: float = 10.0
-    ngram_max: Optional[int] = None  # null: 2, or 1 when the training text is over 1M characters (tfidf.py)
+    ngram_max: Optional[int] = None  # null: 2, or 3 when the training text is over 1M characters (tfidf.py)
     min_df: int = 2
     max_features: Optional[int] = 50000  # word block; the character block keeps min(this, 10,000) (tfidf.py)
     char_ngrams: Optional[bool] = None  # null: on while the training text is at most 1M characters (tfidf.py)
