@@ -19,7 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models.base import ModelMixin, check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
-from nlpkit.models.tfidf_mlp_arrays import N_SIMILARITIES, ArrayMlpModel, Gate, MlpFeatures, MlpRuntime
+from nlpkit.models.pair_overlap import PairOverlap
+from nlpkit.models.tfidf_mlp_arrays import ArrayMlpModel, Gate, MlpFeatures, MlpRuntime
 
 STOP_WORDS = ("english", None)
 
@@ -33,7 +34,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, *, max_features: int | None = 5000, ngram_max: int = 1, min_df: int = 1,
                  stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
-                 batch_size: int = 500, gate_label: str | None = None, random_state: int = 0) -> None:
+                 batch_size: int = 500, gate_label: str | None = None, pair_overlap: bool = False,
+                 random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -46,6 +48,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.gate_label = gate_label
+        self.pair_overlap = pair_overlap
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
@@ -58,11 +61,12 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         pairs = isinstance(items[0], tuple)
         self._check_gate(pairs, y)
         docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
-        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words)
+        overlap = PairOverlap(lead_words=self.lead_words) if self.pair_overlap and pairs else None
+        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words, overlap=overlap)
         rows = features.transform(items)
         gate, keep = None, np.ones(len(y), dtype=bool)
         if self.gate_label is not None:
-            gate, keep = self._fit_gate(rows, y), y != self.gate_label
+            gate, keep = self._fit_gate(rows[:, -features.pair_width:].toarray(), y), y != self.gate_label
         network = self._network(int(keep.sum())).fit(rows[keep], y[keep])
         runtime = MlpRuntime(network.coefs_[0], network.intercepts_[0], network.coefs_[1], network.intercepts_[1])
         self.runtime_ = ArrayMlpModel(np.unique(y), features, runtime, network.classes_, gate)
@@ -84,11 +88,11 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "runtime_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def _fit_gate(self, rows: Any, y: np.ndarray) -> Gate:
+    def _fit_gate(self, pair_columns: np.ndarray, y: np.ndarray) -> Gate:
         from sklearn.linear_model import LogisticRegression
 
         target = y == self.gate_label
-        regression = LogisticRegression().fit(rows[:, -N_SIMILARITIES:].toarray(), target)
+        regression = LogisticRegression(max_iter=1000).fit(pair_columns, target)
         return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
 
     def _check_gate(self, pairs: bool, y: np.ndarray) -> None:

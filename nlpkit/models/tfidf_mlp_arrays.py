@@ -33,6 +33,7 @@ from nlpkit import npz
 from nlpkit.errors import ModelLoadError, one_line
 from nlpkit.models.base import check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
+from nlpkit.models.pair_overlap import PairOverlap
 from nlpkit.models.tfidf_arrays import similarity_columns
 
 SPEC_FILE = "mlp.json"
@@ -44,16 +45,26 @@ FIX = "Fix: load only predictors saved by nlpkit, from a source you trust; get t
 
 
 class MlpFeatures:
-    """Feature rows of texts or (target, text) pairs from one fitted ``NgramTfidf`` (module docstring)."""
+    """Feature rows of texts or (target, text) pairs from one fitted ``NgramTfidf`` (module docstring), and for
+    pairs, optionally, the vocabulary-free ``PairOverlap`` columns after the similarities."""
 
-    def __init__(self, vectorizer: NgramTfidf, *, pairs: bool, lead_words: int) -> None:
+    def __init__(self, vectorizer: NgramTfidf, *, pairs: bool, lead_words: int,
+                 overlap: PairOverlap | None = None) -> None:
         self.vectorizer, self.pairs, self.lead_words = vectorizer, bool(pairs), int(lead_words)
+        self.overlap = overlap if self.pairs else None
+
+    @property
+    def pair_width(self) -> int:
+        """Number of pair columns at the end of a row (similarities and overlap features; 0 for plain texts)."""
+        if not self.pairs:
+            return 0
+        return N_SIMILARITIES + (self.overlap.width if self.overlap is not None else 0)
 
     @property
     def width(self) -> int:
         """Number of feature columns."""
         width = self.vectorizer.width
-        return 2 * width + N_SIMILARITIES if self.pairs else width
+        return 2 * width + self.pair_width if self.pairs else width
 
     def transform(self, items: list[Any]) -> sp.csr_matrix:
         """The feature matrix of checked inputs (``check_texts``): texts, or (target, text) pairs."""
@@ -62,7 +73,10 @@ class MlpFeatures:
         targets = self._rows([a for a, _ in items])
         texts = self._rows([b for _, b in items])
         leads = self._rows([" ".join(b.split()[: self.lead_words]) for _, b in items])
-        return sp.hstack([targets, texts, similarity_columns(targets, texts, leads)], format="csr")
+        blocks = [targets, texts, similarity_columns(targets, texts, leads)]
+        if self.overlap is not None:
+            blocks.append(sp.csr_matrix(self.overlap.transform(items)))
+        return sp.hstack(blocks, format="csr")
 
     def _rows(self, texts: list[str]) -> sp.csr_matrix:
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
@@ -109,19 +123,19 @@ class MlpRuntime:
 
 
 class Gate:
-    """P(``label``) of feature rows from their last ``N_SIMILARITIES`` columns: a logistic regression."""
+    """P(``label``) of feature rows from their last ``len(coef)`` columns (the pair columns): a logistic regression."""
 
     def __init__(self, label: str, coef: np.ndarray, intercept: np.ndarray) -> None:
         self.label = str(label)
         self.coef = np.asarray(coef, dtype=np.float64).reshape(-1)
         self.intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
-        if self.coef.shape != (N_SIMILARITIES,) or self.intercept.shape != (1,):
+        if self.coef.size < 1 or self.intercept.shape != (1,):
             raise ValueError(f"gate weights have shapes {self.coef.shape} and {self.intercept.shape}, expected "
-                             f"({N_SIMILARITIES},) and (1,)")
+                             f"(n_pair_columns,) and (1,)")
 
     def proba(self, X: sp.csr_matrix) -> np.ndarray:
         """P(label) per row."""
-        scores = X[:, -N_SIMILARITIES:].toarray() @ self.coef + self.intercept[0]
+        scores = X[:, -self.coef.size:].toarray() @ self.coef + self.intercept[0]
         return 1.0 / (1.0 + np.exp(-scores))
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -146,6 +160,8 @@ class ArrayMlpModel:
         if outputs != n and not (outputs == 1 and n == 2):
             raise ValueError(f"{n} labels but {outputs} outputs")
         expected = sorted({*self.network_classes_.tolist(), *([gate.label] if gate else [])})
+        if gate is not None and gate.coef.size != features.pair_width:
+            raise ValueError(f"the gate reads {gate.coef.size} columns but the pairs have {features.pair_width}")
         if expected != sorted(self.classes_.tolist()) or (gate is not None and not self.pairs_):
             raise ValueError(f"labels {self.classes_.tolist()} do not match the network's and the gate's {expected}")
         self._columns = np.searchsorted(self.classes_, self.network_classes_)
@@ -174,7 +190,8 @@ def save(model: Any, directory: Path) -> None:
     features, network, gate = model.features_, model.network_, model.gate_
     spec = {"format": FORMAT, "classes": model.classes_.tolist(), "network_classes": model.network_classes_.tolist(),
             "gate_label": gate.label if gate else None, "pairs": features.pairs, "lead_words": features.lead_words,
-            "vectorizer": features.vectorizer.spec()}
+            "vectorizer": features.vectorizer.spec(),
+            "pair_overlap": features.overlap.spec() if features.overlap is not None else None}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
     arrays.update({f"mlp.{name}": a for name, a in network.arrays().items()})
     arrays.update({f"gate.{name}": a for name, a in (gate.arrays() if gate else {}).items()})
@@ -192,7 +209,8 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
     spec, arrays = _read_spec(directory / SPEC_FILE), _read_arrays(directory / ARRAYS_FILE)
     try:
         vectorizer = NgramTfidf.from_saved(spec["vectorizer"], _prefixed(arrays, "vec."))
-        features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"])
+        overlap = PairOverlap.from_spec(spec["pair_overlap"]) if spec.get("pair_overlap") is not None else None
+        features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"], overlap=overlap)
         gate = Gate(spec["gate_label"], **_prefixed(arrays, "gate.")) if spec["gate_label"] is not None else None
         return ArrayMlpModel(np.asarray(spec["classes"]), features, MlpRuntime(**_prefixed(arrays, "mlp.")),
                              np.asarray(spec["network_classes"]), gate)
