@@ -3,7 +3,7 @@ around what they share, computed per pair on raw tokens.
 
 A TF-IDF vocabulary fitted on training text knows nothing of a new story's names, places and numbers, so a
 cosine over it rests on generic words. These features need no vocabulary: every token counts, seen in training
-or not. For a pair (target, text), with *content tokens* = lower-cased word tokens that are not stop words:
+or not. For a pair (target, text), with *content tokens* = lower-cased word tokens that are not stop words or negations:
 
 - overlap: the share of the target's content tokens found in the text, in the text's lead (first ``lead_words``
   words), and in the text's best-matching sentence; the Jaccard of the two content sets; the share of the
@@ -29,6 +29,7 @@ import numpy as np
 FORMAT = "nlpkit-pair-overlap/1"
 TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+SENTENCE_GAP = re.compile(r"[.!?\n]")
 QUOTES = ('"', "“", "”", "‘", "’ ", " '")
 STOP = frozenset("""a about above after again against all am an and any are as at be because been before being below
 between both but by can could did do does doing down during each few for from further had has have having he her here
@@ -57,6 +58,17 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(text)
 
 
+def names(text: str) -> set[str]:
+    """Lower-cased tokens that ``text`` writes capitalised other than at the start of a sentence (names, places)."""
+    found, end = set(), None
+    for match in TOKEN.finditer(text):
+        word, gap = match.group(), text[end:match.start()] if end is not None else "."
+        if word[:1].isupper() and not SENTENCE_GAP.search(gap):
+            found.add(word.lower())
+        end = match.end()
+    return found
+
+
 def is_negation(token: str) -> bool:
     """A negation word, or a contraction ending in n't (don't, isn't, didn’t)."""
     return token in NEGATION or token.endswith(("n't", "n’t"))
@@ -74,7 +86,7 @@ class _Target:
     def __init__(self, text: str) -> None:
         raw = tokens(text)
         lower = [w.lower() for w in raw]
-        self.content = [w for w in lower if w not in STOP]
+        self.content = [w for w in lower if w not in STOP and not is_negation(w)]
         self.set = set(self.content)
         self.bigrams = set(zip(self.content, self.content[1:]))
         self.char4 = _char_grams(self.set)
@@ -90,13 +102,13 @@ class _Text:
     def __init__(self, text: str, lead_words: int) -> None:
         raw = tokens(text)
         lower = [w.lower() for w in raw]
-        content = [w for w in lower if w not in STOP]
+        content = [w for w in lower if w not in STOP and not is_negation(w)]
         self.n_words, self.lower = len(lower), lower
         self.set, self.lead = set(content), set(lower[:lead_words])
         self.bigrams = set(zip(content, content[1:]))
         self.char4 = _char_grams(self.set)
         self.prefix5 = {w[:5] for w in self.set}
-        self.names = {w.lower() for prev, w in zip(raw, raw[1:]) if w[:1].isupper() and prev[:1].islower()}
+        self.names = names(text)
         self.sentences = []
         for sentence in SENTENCE_END.split(text):
             words = [w.lower() for w in tokens(sentence)]

@@ -61,7 +61,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         pairs = isinstance(items[0], tuple)
         self._check_gate(pairs, y)
         docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
-        overlap = PairOverlap(lead_words=self.lead_words) if self.pair_overlap and pairs else None
+        overlap = PairOverlap(lead_words=self.lead_words) if self.pair_overlap else None
         features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words, overlap=overlap)
         rows = features.transform(items)
         gate, keep = None, np.ones(len(y), dtype=bool)
@@ -96,6 +96,9 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
 
     def _check_gate(self, pairs: bool, y: np.ndarray) -> None:
+        if self.pair_overlap and not pairs:
+            raise ConfigError("model.pair_overlap=true compares a target with a text, so it needs (target, text) pairs; "
+                              "got plain texts. Fix: model.pair_overlap=false, or a task with a target_field.")
         if self.gate_label is None:
             return
         if not pairs:
