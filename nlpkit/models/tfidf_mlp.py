@@ -34,8 +34,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, *, max_features: int | None = 5000, ngram_max: int = 1, min_df: int = 1,
                  stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
-                 batch_size: int = 500, gate_label: str | None = None, pair_overlap: bool = False,
-                 random_state: int = 0) -> None:
+                 batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
+                 pair_overlap: bool = False, random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -48,6 +48,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.gate_label = gate_label
+        self.gate_hidden_units = gate_hidden_units
         self.pair_overlap = pair_overlap
         self.random_state = random_state
 
@@ -90,10 +91,17 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
     def _fit_gate(self, pair_columns: np.ndarray, y: np.ndarray) -> Gate:
         from sklearn.linear_model import LogisticRegression
+        from sklearn.neural_network import MLPClassifier
 
         target = y == self.gate_label
-        regression = LogisticRegression(max_iter=1000).fit(pair_columns, target)
-        return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
+        if not self.gate_hidden_units:
+            regression = LogisticRegression(max_iter=1000).fit(pair_columns, target)
+            return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
+        network = MLPClassifier((self.gate_hidden_units,), alpha=self.alpha, max_iter=200,
+                                batch_size=min(self.batch_size, len(target)), random_state=self.random_state)
+        network.fit(pair_columns, target)
+        return Gate(str(self.gate_label), network.coefs_[1][:, 0], network.intercepts_[1], network.coefs_[0],
+                    network.intercepts_[0])
 
     def _check_gate(self, pairs: bool, y: np.ndarray) -> None:
         if self.pair_overlap and not pairs:
@@ -142,6 +150,10 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"model.{name} must be an integer >= 1; got {value!r}. Fix: e.g. model.{name}="
                                   f"{TfidfMlpClassifier().get_params()[name]}.")
+        units = self.gate_hidden_units
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 0:
+            raise ConfigError(f"model.gate_hidden_units must be an integer >= 0 (0: a logistic regression); got "
+                              f"{units!r}. Fix: e.g. model.gate_hidden_units=0.")
         for name, rule in (("alpha", ">= 0"), ("learning_rate", "> 0")):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or (value == 0 and rule == ">= 0"))

@@ -123,24 +123,38 @@ class MlpRuntime:
 
 
 class Gate:
-    """P(``label``) of feature rows from their last ``len(coef)`` columns (the pair columns): a logistic regression."""
+    """P(``label``) of feature rows from their last columns (the pair columns): a logistic regression on them, or,
+    with ``hidden_weights``, a logistic output on one hidden ReLU layer of them."""
 
-    def __init__(self, label: str, coef: np.ndarray, intercept: np.ndarray) -> None:
+    def __init__(self, label: str, coef: np.ndarray, intercept: np.ndarray, hidden_weights: np.ndarray | None = None,
+                 hidden_bias: np.ndarray | None = None) -> None:
         self.label = str(label)
         self.coef = np.asarray(coef, dtype=np.float64).reshape(-1)
         self.intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+        self.hidden = None if hidden_weights is None else MlpRuntime(hidden_weights, hidden_bias, self.coef[:, None],
+                                                                     self.intercept)
         if self.coef.size < 1 or self.intercept.shape != (1,):
             raise ValueError(f"gate weights have shapes {self.coef.shape} and {self.intercept.shape}, expected "
-                             f"(n_pair_columns,) and (1,)")
+                             f"(n_pair_columns or n_hidden,) and (1,)")
+
+    @property
+    def width(self) -> int:
+        """Number of pair columns the gate reads."""
+        return self.coef.size if self.hidden is None else self.hidden.n_features
 
     def proba(self, X: sp.csr_matrix) -> np.ndarray:
         """P(label) per row."""
-        scores = X[:, -self.coef.size:].toarray() @ self.coef + self.intercept[0]
-        return 1.0 / (1.0 + np.exp(-scores))
+        columns = X[:, -self.width:].toarray()
+        if self.hidden is not None:
+            return self.hidden.proba(columns)[:, 1]
+        return 1.0 / (1.0 + np.exp(-(columns @ self.coef + self.intercept[0])))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The weights by name, as ``save`` writes them."""
-        return {"coef": self.coef, "intercept": self.intercept}
+        arrays = {"coef": self.coef, "intercept": self.intercept}
+        if self.hidden is not None:
+            arrays.update(hidden_weights=self.hidden.hidden_weights, hidden_bias=self.hidden.hidden_bias)
+        return arrays
 
 
 class ArrayMlpModel:
@@ -160,8 +174,8 @@ class ArrayMlpModel:
         if outputs != n and not (outputs == 1 and n == 2):
             raise ValueError(f"{n} labels but {outputs} outputs")
         expected = sorted({*self.network_classes_.tolist(), *([gate.label] if gate else [])})
-        if gate is not None and gate.coef.size != features.pair_width:
-            raise ValueError(f"the gate reads {gate.coef.size} columns but the pairs have {features.pair_width}")
+        if gate is not None and gate.width != features.pair_width:
+            raise ValueError(f"the gate reads {gate.width} columns but the pairs have {features.pair_width}")
         if expected != sorted(self.classes_.tolist()) or (gate is not None and not self.pairs_):
             raise ValueError(f"labels {self.classes_.tolist()} do not match the network's and the gate's {expected}")
         self._columns = np.searchsorted(self.classes_, self.network_classes_)

@@ -34,6 +34,7 @@ class TfidfMlpConfig(ModelConfig):
     # a label decided first by a logistic regression on the pair similarities alone (FNC-1: unrelated); the
     # network then learns the other labels only. null: the network learns every label.
     gate_label: Optional[str] = None
+    gate_hidden_units: int = 0  # 0: the gate is a logistic regression; n: one hidden ReLU layer of n units
     # pairs only: add the vocabulary-free overlap and cue features (nlpkit/models/pair_overlap.py) to the network's
     # input and the gate's (experiment=fnc1_mlp turns it on)
     pair_overlap: bool = False
