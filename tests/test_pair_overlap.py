@@ -109,3 +109,18 @@ def test_overlap_needs_pairs_and_an_unknown_feature_list_is_refused(tmp_path: Pa
     (tmp_path / SPEC_FILE).write_text(json.dumps(spec))
     with pytest.raises(ModelLoadError, match="inconsistent TF-IDF \\+ MLP model .*pair features"):
         family_of("tfidf_mlp.v1").load(tmp_path)
+
+
+def test_a_hidden_layer_gate_decides_unrelated_and_loads_to_identical_predictions(tmp_path: Path):
+    params = {"kind": "tfidf_mlp.v1", "epochs": 300, "learning_rate": 1e-2, "gate_label": "unrelated",
+              "pair_overlap": True, "gate_hidden_units": 8}
+    model = build_model(params).fit(X, Y)
+    assert model.gate_.hidden.hidden_weights.shape == (3 + len(COLUMNS), 8)
+    gate = model.gate_.proba(model.features_.transform(X))
+    assert gate[[3, 7]].min() > gate[[0, 1, 2, 4, 5, 6]].max()  # the two unrelated pairs
+    family_of("tfidf_mlp.v1").save(model, tmp_path)
+    new = [("Tsvilling confirms Vrelnitsa quarry blast", BODY_QUARRY)]
+    np.testing.assert_array_equal(family_of("tfidf_mlp.v1").load(tmp_path).predict_proba(X + new),
+                                  model.predict_proba(X + new))
+    with pytest.raises(ConfigError, match="model.gate_hidden_units must be an integer >= 0 .*got -1. Fix: "):
+        build_model({**params, "gate_hidden_units": -1}).fit(X, Y)
