@@ -45,12 +45,13 @@ NEGATION = frozenset("not no never nobody nothing none neither nor without canno
 HEDGING = frozenset("""reportedly allegedly alleged claim claims claimed claiming report reports reported rumor rumors
 rumour rumours may might could possibly apparently purportedly unconfirmed unverified suggests suggested appears
 appear seems seem believed according sources source if whether""".split())
-CUE_SETS = (REFUTING, NEGATION, HEDGING)
+ASSERTING = frozenset("""confirm confirms confirmed confirming confirmation official officially announced announces
+revealed reveals proved proves shows showed verified admits admitted indeed actually""".split())
 COLUMNS = ("share_text", "share_lead", "share_best_sentence", "jaccard", "share_bigrams", "share_char4",
            "share_prefix5", "log_names", "log_numbers", "text_density",
-           "log_refuting_target", "log_negation_target", "log_hedging_target",
-           "log_refuting_near", "log_negation_near", "log_hedging_near", "log_quoted_counter", "question_target",
-           "log_text_words")
+           "log_refuting_target", "log_negation_target", "log_hedging_target", "log_asserting_target",
+           "log_refuting_near", "log_negation_near", "log_hedging_near", "log_asserting_near", "log_quoted_counter",
+           "question_target", "log_text_words", "hedging_rate", "refuting_rate")
 
 
 def tokens(text: str) -> list[str]:
@@ -75,9 +76,9 @@ def is_negation(token: str) -> bool:
 
 
 def cue_counts(words: list[str]) -> np.ndarray:
-    """How many refuting, negation and hedging words (lower-cased tokens) ``words`` holds."""
+    """How many refuting, negation, hedging and asserting words (lower-cased tokens) ``words`` holds."""
     return np.array([sum(w in REFUTING for w in words), sum(is_negation(w) for w in words),
-                     sum(w in HEDGING for w in words)], dtype=np.float64)
+                     sum(w in HEDGING for w in words), sum(w in ASSERTING for w in words)], dtype=np.float64)
 
 
 class _Target:
@@ -103,7 +104,7 @@ class _Text:
         raw = tokens(text)
         lower = [w.lower() for w in raw]
         content = [w for w in lower if w not in STOP and not is_negation(w)]
-        self.n_words, self.lower = len(lower), lower
+        self.n_words, self.lower, self.cues = len(lower), lower, cue_counts(lower)
         self.set, self.lead = set(content), set(lower[:lead_words])
         self.bigrams = set(zip(content, content[1:]))
         self.char4 = _char_grams(self.set)
@@ -131,7 +132,7 @@ def _share(part: set[Any], whole: set[Any]) -> float:
 
 def pair_row(target: _Target, text: _Text) -> list[float]:
     """The ``COLUMNS`` of one analysed pair."""
-    best, near, quoted_counter = 0.0, np.zeros(3), 0.0
+    best, near, quoted_counter = 0.0, np.zeros(len(text.cues)), 0.0
     for words, cues, quoted in text.sentences:
         hits = len(target.set & words)
         if hits:
@@ -145,7 +146,8 @@ def pair_row(target: _Target, text: _Text) -> list[float]:
                _share(target.char4, text.char4), _share(target.prefix5, text.prefix5),
                np.log1p(len(target.set & text.names)), np.log1p(len(target.numbers & text.set)), density]
     cues = [*np.log1p(target.cues), *np.log1p(near), np.log1p(quoted_counter), target.question,
-            np.log1p(text.n_words) / 10.0]
+            np.log1p(text.n_words) / 10.0, 100.0 * text.cues[2] / max(text.n_words, 1),
+            100.0 * text.cues[0] / max(text.n_words, 1)]
     return [float(v) for v in overlap + cues]
 
 

@@ -35,7 +35,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                  stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
                  batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
-                 pair_overlap: bool = False, random_state: int = 0) -> None:
+                 gate_label_weight: float = 1.0, pair_overlap: bool = False, random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -49,6 +49,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.gate_label = gate_label
         self.gate_hidden_units = gate_hidden_units
+        self.gate_label_weight = gate_label_weight
         self.pair_overlap = pair_overlap
         self.random_state = random_state
 
@@ -95,7 +96,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
         target = y == self.gate_label
         if not self.gate_hidden_units:
-            regression = LogisticRegression(max_iter=1000).fit(pair_columns, target)
+            weights = {True: float(self.gate_label_weight), False: 1.0}
+            regression = LogisticRegression(max_iter=1000, class_weight=weights).fit(pair_columns, target)
             return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
         network = MLPClassifier((self.gate_hidden_units,), alpha=self.alpha, max_iter=200,
                                 batch_size=min(self.batch_size, len(target)), random_state=self.random_state)
@@ -154,6 +156,11 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 0:
             raise ConfigError(f"model.gate_hidden_units must be an integer >= 0 (0: a logistic regression); got "
                               f"{units!r}. Fix: e.g. model.gate_hidden_units=0.")
+        weight = self.gate_label_weight
+        if not isinstance(weight, (int, float)) or not np.isfinite(weight) or weight <= 0 or \
+                (units and weight != 1.0):
+            raise ConfigError(f"model.gate_label_weight must be a float > 0, and 1.0 with a hidden-layer gate; got "
+                              f"{weight!r} (gate_hidden_units={units!r}). Fix: e.g. model.gate_label_weight=1.0.")
         for name, rule in (("alpha", ">= 0"), ("learning_rate", "> 0")):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or (value == 0 and rule == ">= 0"))
