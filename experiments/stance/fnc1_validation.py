@@ -2,12 +2,13 @@
 
     python -m experiments.stance.fnc1_validation --split story                          # the kept model
     python -m experiments.stance.fnc1_validation --split story --param gate_label=null  # no gate
+    python -m experiments.stance.fnc1_validation --split story --split-seed 1 --param pair_overlap=false
     python -m experiments.stance.fnc1_validation --split body --param alpha=1e-4 --param epochs=40
 
 ``--split body``: the pairs of 20% of the training bodies. ``--split story``: 20% of the stories (connected
 components of the related headline-body pairs); validation = the pairs whose body is in a validation story,
 and training pairs whose headline is in one are dropped, so validation headlines and bodies are both unseen, as
-in the competition test set. Prints the validation FNC score, macro-F1 and unrelated F1 of ``model=tfidf_mlp``
+in the competition test set; ``--split-seed`` picks another random 20%. Prints the validation FNC score, macro-F1 and unrelated F1 of ``model=tfidf_mlp``
 with the ``experiment=fnc1_mlp`` settings, changed by ``--param key=value``. Results: FNC1.md.
 """
 
@@ -27,7 +28,8 @@ from experiments.benchmarks import prepare
 from experiments.benchmarks.scoring import fnc_score
 from nlpkit.models import build_model
 
-KEPT = {"kind": "tfidf_mlp.v1", "gate_label": "unrelated", "pair_overlap": True, "gate_label_weight": 0.3}  # experiment=fnc1_mlp; the rest are the schema's
+# experiment=fnc1_mlp; the rest are the schema's
+KEPT = {"kind": "tfidf_mlp.v1", "gate_label": "unrelated", "pair_overlap": True, "gate_label_weight": 0.3}
 
 
 def stories(train: pd.DataFrame) -> tuple[np.ndarray, dict[str, int], dict[int, int]]:
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - start
     gold = valid["stance"].to_numpy()
     pred = model.predict(list(zip(valid["headline"], valid["body"])))
-    print(json.dumps({"split": args.split, "split_seed": args.split_seed, "params": params, "n_fit": len(fit_part), "n_validation": len(valid),
+    print(json.dumps({"split": args.split, "split_seed": args.split_seed, "params": params, "n_fit": len(fit_part),
+                      "n_validation": len(valid),
                       "fnc_score": round(fnc_score(list(gold), list(pred)), 4),
                       "macro_f1": round(float(f1_score(gold, pred, average="macro")), 4),
                       "unrelated_f1": round(float(f1_score(gold == "unrelated", pred == "unrelated")), 4),

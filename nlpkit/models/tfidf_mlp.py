@@ -107,8 +107,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
     def _check_gate(self, pairs: bool, y: np.ndarray) -> None:
         if self.pair_overlap and not pairs:
-            raise ConfigError("model.pair_overlap=true compares a target with a text, so it needs (target, text) pairs; "
-                              "got plain texts. Fix: model.pair_overlap=false, or a task with a target_field.")
+            raise ConfigError("model.pair_overlap=true compares a target with a text, so it needs (target, text) "
+                              "pairs; got plain texts. Fix: model.pair_overlap=false, or a task with a target_field.")
         if self.gate_label is None:
             return
         if not pairs:
