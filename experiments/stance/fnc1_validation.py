@@ -8,8 +8,9 @@
 ``--split body``: the pairs of 20% of the training bodies. ``--split story``: 20% of the stories (connected
 components of the related headline-body pairs); validation = the pairs whose body is in a validation story,
 and training pairs whose headline is in one are dropped, so validation headlines and bodies are both unseen, as
-in the competition test set; ``--split-seed`` picks another random 20%. Prints the validation FNC score, macro-F1 and unrelated F1 of ``model=tfidf_mlp``
-with the ``experiment=fnc1_mlp`` settings, changed by ``--param key=value``. Results: FNC1.md.
+in the competition test set; ``--split-seed`` picks another random 20%. Prints the validation FNC score,
+macro-F1 and unrelated F1 of ``model=tfidf_mlp`` with the ``experiment=fnc1_mlp`` settings, changed by
+``--param key=value``. Results: FNC1.md.
 """
 
 from __future__ import annotations
