@@ -124,3 +124,21 @@ def test_a_hidden_layer_gate_decides_unrelated_and_loads_to_identical_prediction
                                   model.predict_proba(X + new))
     with pytest.raises(ConfigError, match="model.gate_hidden_units must be an integer >= 0 .*got -1. Fix: "):
         build_model({**params, "gate_hidden_units": -1}).fit(X, Y)
+
+
+def test_an_ensemble_of_networks_averages_them_and_loads_to_identical_predictions(tmp_path: Path):
+    params = {"kind": "tfidf_mlp.v1", "epochs": 300, "learning_rate": 1e-2, "gate_label": "unrelated",
+              "pair_overlap": True}
+    model = build_model({**params, "n_networks": 3}).fit(X, Y)
+    members = model.network_.members
+    assert len(members) == 3 and not np.array_equal(members[0].hidden_weights, members[1].hidden_weights)
+    rows = model.features_.transform(X)
+    np.testing.assert_allclose(model.network_.proba(rows), np.mean([m.proba(rows) for m in members], axis=0))
+    single = build_model(params).fit(X, Y)  # the first member is the one-network model of the same seed
+    np.testing.assert_array_equal(members[0].hidden_weights, single.network_.hidden_weights)
+    assert list(model.predict(X)) == Y
+    family_of("tfidf_mlp.v1").save(model, tmp_path)
+    assert json.loads((tmp_path / SPEC_FILE).read_text())["networks"] == 3
+    new = [("Tsvilling confirms Vrelnitsa quarry blast", BODY_QUARRY)]
+    np.testing.assert_array_equal(family_of("tfidf_mlp.v1").load(tmp_path).predict_proba(X + new),
+                                  model.predict_proba(X + new))

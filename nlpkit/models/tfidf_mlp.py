@@ -20,7 +20,7 @@ from nlpkit.errors import ConfigError, DataError
 from nlpkit.models.base import ModelMixin, check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.pair_overlap import PairOverlap
-from nlpkit.models.tfidf_mlp_arrays import ArrayMlpModel, Gate, MlpFeatures, MlpRuntime
+from nlpkit.models.tfidf_mlp_arrays import ArrayMlpModel, Gate, MlpEnsemble, MlpFeatures, MlpRuntime
 
 STOP_WORDS = ("english", None)
 
@@ -35,7 +35,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                  stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
                  batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
-                 gate_label_weight: float = 1.0, pair_overlap: bool = False, random_state: int = 0) -> None:
+                 gate_label_weight: float = 1.0, pair_overlap: bool = False, n_networks: int = 1,
+                 random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -51,6 +52,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.gate_hidden_units = gate_hidden_units
         self.gate_label_weight = gate_label_weight
         self.pair_overlap = pair_overlap
+        self.n_networks = n_networks
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
@@ -69,8 +71,10 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         gate, keep = None, np.ones(len(y), dtype=bool)
         if self.gate_label is not None:
             gate, keep = self._fit_gate(rows[:, -features.pair_width:].toarray(), y), y != self.gate_label
-        network = self._network(int(keep.sum())).fit(rows[keep], y[keep])
-        runtime = MlpRuntime(network.coefs_[0], network.intercepts_[0], network.coefs_[1], network.intercepts_[1])
+        networks = [self._network(int(keep.sum()), self.random_state + i).fit(rows[keep], y[keep])
+                    for i in range(self.n_networks)]
+        runtimes = [MlpRuntime(n.coefs_[0], n.intercepts_[0], n.coefs_[1], n.intercepts_[1]) for n in networks]
+        runtime, network = runtimes[0] if len(runtimes) == 1 else MlpEnsemble(runtimes), networks[0]
         self.runtime_ = ArrayMlpModel(np.unique(y), features, runtime, network.classes_, gate)
         self.classes_, self.pairs_ = self.runtime_.classes_, pairs
         self.features_, self.network_, self.gate_ = features, runtime, gate
@@ -133,7 +137,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         return NgramTfidf(ngram_range=(1, self.ngram_max), min_df=self.min_df, max_features=self.max_features,
                           sublinear_tf=self.sublinear_tf, stop_words=stop)
 
-    def _network(self, n_items: int) -> Any:
+    def _network(self, n_items: int, seed: int) -> Any:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
@@ -141,13 +145,13 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         # a fixed number of epochs: n_iter_no_change=epochs turns off the loss-plateau stop
         return MLPClassifier((self.hidden_units,), alpha=self.alpha, learning_rate_init=self.learning_rate,
                              max_iter=self.epochs, n_iter_no_change=self.epochs, batch_size=min(self.batch_size, n_items),
-                             random_state=self.random_state)
+                             random_state=seed)
 
     def _check_params(self) -> None:
         if self.stop_words not in STOP_WORDS:
             raise ConfigError(f"model.stop_words must be one of {STOP_WORDS}; got {self.stop_words!r}. "
                               "Fix: model.stop_words=english or model.stop_words=null.")
-        for name in ("hidden_units", "epochs", "batch_size", "lead_words", "ngram_max", "min_df"):
+        for name in ("hidden_units", "epochs", "batch_size", "lead_words", "ngram_max", "min_df", "n_networks"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"model.{name} must be an integer >= 1; got {value!r}. Fix: e.g. model.{name}="

@@ -122,6 +122,30 @@ class MlpRuntime:
                 "output_weights": self.output_weights, "output_bias": self.output_bias}
 
 
+class MlpEnsemble:
+    """Several ``MlpRuntime`` networks of one shape (trained from different seeds): their mean probabilities."""
+
+    def __init__(self, members: list[MlpRuntime]) -> None:
+        self.members = list(members)
+        shapes = {(m.n_features, m.output_bias.shape) for m in self.members}
+        if len(self.members) < 2 or len(shapes) != 1:
+            raise ValueError(f"an ensemble needs >= 2 networks of one shape; got {len(self.members)} of shapes {shapes}")
+        self.output_bias = self.members[0].output_bias
+
+    @property
+    def n_features(self) -> int:
+        """Number of input columns."""
+        return self.members[0].n_features
+
+    def proba(self, X: sp.csr_matrix) -> np.ndarray:
+        """The members' mean class probabilities of feature rows ``X``."""
+        return np.mean(np.stack([member.proba(X) for member in self.members]), axis=0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every member's weights, named ``<member>.<weight>``."""
+        return {f"{i}.{name}": a for i, member in enumerate(self.members) for name, a in member.arrays().items()}
+
+
 class Gate:
     """P(``label``) of feature rows from their last columns (the pair columns): a logistic regression on them, or,
     with ``hidden_weights``, a logistic output on one hidden ReLU layer of them."""
@@ -163,7 +187,7 @@ class ArrayMlpModel:
     ``network_classes`` are the network's output labels: ``classes`` without the gate's label when there is a
     gate, else ``classes``."""
 
-    def __init__(self, classes: np.ndarray, features: MlpFeatures, network: MlpRuntime,
+    def __init__(self, classes: np.ndarray, features: MlpFeatures, network: MlpRuntime | MlpEnsemble,
                  network_classes: np.ndarray | None = None, gate: Gate | None = None) -> None:
         self.classes_, self.pairs_ = np.asarray(classes), features.pairs
         self.network_classes_ = np.asarray(self.classes_ if network_classes is None else network_classes)
@@ -203,7 +227,8 @@ def save(model: Any, directory: Path) -> None:
     model = getattr(model, "runtime_", model)  # the fitted estimator predicts through an ArrayMlpModel
     features, network, gate = model.features_, model.network_, model.gate_
     spec = {"format": FORMAT, "classes": model.classes_.tolist(), "network_classes": model.network_classes_.tolist(),
-            "gate_label": gate.label if gate else None, "pairs": features.pairs, "lead_words": features.lead_words,
+            "gate_label": gate.label if gate else None,
+            "networks": len(network.members) if isinstance(network, MlpEnsemble) else 1, "pairs": features.pairs, "lead_words": features.lead_words,
             "vectorizer": features.vectorizer.spec(),
             "pair_overlap": features.overlap.spec() if features.overlap is not None else None}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
@@ -226,12 +251,18 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
         overlap = PairOverlap.from_spec(spec["pair_overlap"]) if spec.get("pair_overlap") is not None else None
         features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"], overlap=overlap)
         gate = Gate(spec["gate_label"], **_prefixed(arrays, "gate.")) if spec["gate_label"] is not None else None
-        return ArrayMlpModel(np.asarray(spec["classes"]), features, MlpRuntime(**_prefixed(arrays, "mlp.")),
+        return ArrayMlpModel(np.asarray(spec["classes"]), features, _network(arrays, int(spec.get("networks", 1))),
                              np.asarray(spec["network_classes"]), gate)
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise ModelLoadError(f"{directory} holds an inconsistent TF-IDF + MLP model ({type(err).__name__}: "
                              f"{one_line(err, 160)}); expected the {SPEC_FILE} and {ARRAYS_FILE} nlpkit writes "
                              f"together. {FIX}") from None
+
+
+def _network(arrays: dict[str, np.ndarray], n: int) -> MlpRuntime | MlpEnsemble:
+    if n == 1:
+        return MlpRuntime(**_prefixed(arrays, "mlp."))
+    return MlpEnsemble([MlpRuntime(**_prefixed(arrays, f"mlp.{i}.")) for i in range(n)])
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -41,6 +41,7 @@ class TfidfMlpConfig(ModelConfig):
     # pairs only: add the vocabulary-free overlap and cue features (nlpkit/models/pair_overlap.py) to the network's
     # input and the gate's (experiment=fnc1_mlp turns it on)
     pair_overlap: bool = False
+    n_networks: int = 1  # > 1: that many networks from seeds seed, seed+1, ...; their probabilities are averaged
 
 
 def _build(params: dict[str, Any], seed: int) -> Any:
