@@ -103,9 +103,13 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             weights = {True: float(self.gate_label_weight), False: 1.0}
             regression = LogisticRegression(max_iter=1000, class_weight=weights).fit(pair_columns, target)
             return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
+        from sklearn.exceptions import ConvergenceWarning
+
         network = MLPClassifier((self.gate_hidden_units,), alpha=self.alpha, max_iter=200,
                                 batch_size=min(self.batch_size, len(target)), random_state=self.random_state)
-        network.fit(pair_columns, target)
+        with warnings.catch_warnings():  # 200 epochs at most, as the network's fixed epochs: no plateau needed
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            network.fit(pair_columns, target)
         return Gate(str(self.gate_label), network.coefs_[1][:, 0], network.intercepts_[1], network.coefs_[0],
                     network.intercepts_[0])
 
