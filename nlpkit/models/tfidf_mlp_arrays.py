@@ -227,8 +227,8 @@ def save(model: Any, directory: Path) -> None:
     model = getattr(model, "runtime_", model)  # the fitted estimator predicts through an ArrayMlpModel
     features, network, gate = model.features_, model.network_, model.gate_
     spec = {"format": FORMAT, "classes": model.classes_.tolist(), "network_classes": model.network_classes_.tolist(),
-            "gate_label": gate.label if gate else None,
-            "networks": len(network.members) if isinstance(network, MlpEnsemble) else 1, "pairs": features.pairs, "lead_words": features.lead_words,
+            "gate_label": gate.label if gate else None, "pairs": features.pairs, "lead_words": features.lead_words,
+            "networks": len(network.members) if isinstance(network, MlpEnsemble) else 1,
             "vectorizer": features.vectorizer.spec(),
             "pair_overlap": features.overlap.spec() if features.overlap is not None else None}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
