@@ -4,15 +4,19 @@ Features (``MlpFeatures``): one word n-gram TF-IDF vocabulary (``nlpkit.models.n
 of a pair. Plain texts get their tf-idf rows. (target, text) pairs get the target's row, the text's row and
 three similarities between them (cosine of target and text, cosine of target and the text's first
 ``lead_words`` words, share of the target's terms found in the text): the similarities carry "are these two
-about the same thing", the rows carry the words that say how. Equal texts are vectorised once per call (a
-FNC-1 body is paired with ~30 headlines).
+about the same thing", the rows carry the words that say how. With ``pair_overlap``, the vocabulary-free pair
+features of ``nlpkit.models.pair_overlap`` follow the similarities (token overlap and cue words computed on raw
+tokens, so words the vocabulary never saw count). Equal texts are vectorised once per call (a FNC-1 body is
+paired with ~30 headlines).
 
 Classifier (``MlpRuntime``): one hidden ReLU layer and a softmax (or, for two classes, logistic) output, the
 network scikit-learn's ``MLPClassifier`` trains. The fitted estimator (``nlpkit.models.tfidf_mlp``) predicts
-through these same objects, so a loaded model gives the fitted model's probabilities bit for bit.
+through these same objects, so a loaded model gives the fitted model's probabilities bit for bit. An
+``MlpEnsemble`` (``n_networks`` > 1) averages several such networks' probabilities.
 
-Gate (``Gate``, optional): for a pairs model with ``gate_label`` (FNC-1: ``unrelated``), a logistic regression on
-the three similarities alone decides that label first: P(gate label) = sigmoid(w . similarities + b), and the
+Gate (``Gate``, optional): for a pairs model with ``gate_label`` (FNC-1: ``unrelated``), a logistic regression (or
+one hidden layer) on the pair columns alone (the similarities, and the pair features if any) decides that label
+first: P(gate label) = sigmoid(w . similarities + b), and the
 network, trained without the gate label's examples, shares out the rest. The similarities mean the same on any
 topic, so the gate carries to stories never seen in training, where the topic words in the rows do not.
 
