@@ -3,17 +3,19 @@ around what they share, computed per pair on raw tokens.
 
 A TF-IDF vocabulary fitted on training text knows nothing of a new story's names, places and numbers, so a
 cosine over it rests on generic words. These features need no vocabulary: every token counts, seen in training
-or not. For a pair (target, text), with *content tokens* = lower-cased word tokens that are not stop words or negations:
+or not. For a pair (target, text), with *content tokens* = lower-cased word tokens that are not stop words or
+negations:
 
 - overlap: the share of the target's content tokens found in the text, in the text's lead (first ``lead_words``
   words), and in the text's best-matching sentence; the Jaccard of the two content sets; the share of the
   target's word bigrams, character 4-grams and 5-letter prefixes (a crude stem) found in the text; how many of
   the target's tokens the text writes capitalised mid-sentence (names) and how many of its numbers the text has;
   the share of the text's tokens that are target tokens;
-- cues: refuting words (hoax, denies, fake, ...), negations (not, never, n't, ...) and hedging or reporting words
-  (reportedly, claims, allegedly, ...) in the target, and in the text's sentences that mention the target
-  (``near``), the near sentences that quote someone while refuting or negating (a quoted counter-position), a
-  question mark in the target, and the text's length.
+- cues: refuting words (hoax, denies, fake, ...), negations (not, never, n't, ...), hedging or reporting words
+  (reportedly, claims, allegedly, ...) and asserting words (confirmed, announced, ...) in the target, and in the
+  text's sentences that mention the target (``near``); the near sentences that quote someone while refuting or
+  negating (a quoted counter-position); a question mark in the target; the text's length and its rates of
+  hedging and refuting words (per 100 words).
 
 Counts enter as log(1 + count), so every column is of order 1. Equal texts are analysed once per call (a FNC-1 body
 is paired with ~30 headlines). Pure Python and NumPy: nothing is learned or saved but the format name.
