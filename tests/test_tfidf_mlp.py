@@ -189,8 +189,8 @@ def test_trains_through_the_config_tree_and_the_predictor_loads_without_scikit_l
 from test_benchmarks import bench_env  # noqa: E402,F401  (the fake FNC-1 files and the harness's paths)
 
 
-def test_smoke_benchmark_row_of_the_gated_tfidf_mlp_on_the_full_training_split(bench_env: Path):  # noqa: F811 (the imported fixture)
-    cmd = [sys.executable, "-m", "experiments.benchmarks.run", "--datasets", "fnc1", "--contenders", "nlpkit:tfidf_mlp_gate",
+def test_smoke_benchmark_row_of_the_fnc1_tfidf_mlp_on_the_full_training_split(bench_env: Path):  # noqa: F811 (the imported fixture)
+    cmd = [sys.executable, "-m", "experiments.benchmarks.run", "--datasets", "fnc1", "--contenders", "nlpkit:tfidf_mlp_fnc1",
            "--seeds", "0", "--override", "data.split.validation_size=0", "model.epochs=100",
            "--no-tracking", "--out", str(bench_env / "out"), "--timeout", "120"]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=os.environ.copy())
@@ -199,7 +199,7 @@ def test_smoke_benchmark_row_of_the_gated_tfidf_mlp_on_the_full_training_split(b
     summary = row["summary"]
     assert summary["seeds"] == 1.0 and summary["n_train"] == 32 and summary["n_test"] == 16  # all 32 pairs train
     assert 0.0 <= summary["fnc_score_mean"] <= 1.0 and summary["docs_per_second_mean"] > 0
-    assert "| fnc1 | nlpkit:tfidf_mlp_gate `data.split.validation_size=0 model.epochs=100` | all |" in (
+    assert "| fnc1 | nlpkit:tfidf_mlp_fnc1 `data.split.validation_size=0 model.epochs=100` | all |" in (
         bench_env / "out" / "table.md").read_text()
 
 
@@ -235,6 +235,14 @@ def test_the_fnc1_page_command_composes_from_the_checkout(monkeypatch: pytest.Mo
     assert (cfg.data.name, cfg.task.target_field, cfg.model.kind, cfg.data.split.validation_size) == (
         "fnc1", "target", "tfidf_mlp.v1", 0.0)
     assert cfg.model.hidden_units == 100 and cfg.model.max_features == 5000 and cfg.model.gate_label == "unrelated"
+    assert cfg.model.pair_overlap is True
+    # the harness's contender for it is the same model
+    from experiments.benchmarks.contenders import get
+
+    contender = get("nlpkit:tfidf_mlp_fnc1")
+    row = validate(compose(["data=fnc1", "task=fnc1", f"model={contender.model}", *contender.overrides,
+                            "hydra.searchpath=[file://experiments/benchmarks/configs]"]))
+    assert row.model == cfg.model
 
 
 def test_fnc1_validation_story_split_holds_out_unseen_headlines_and_bodies(bench_env: Path):  # noqa: F811 (the imported fixture)

@@ -19,7 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models.base import ModelMixin, check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
-from nlpkit.models.tfidf_mlp_arrays import N_SIMILARITIES, ArrayMlpModel, Gate, MlpFeatures, MlpRuntime
+from nlpkit.models.pair_overlap import PairOverlap
+from nlpkit.models.tfidf_mlp_arrays import ArrayMlpModel, Gate, MlpEnsemble, MlpFeatures, MlpRuntime
 
 STOP_WORDS = ("english", None)
 
@@ -33,7 +34,9 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, *, max_features: int | None = 5000, ngram_max: int = 1, min_df: int = 1,
                  stop_words: str | None = "english", sublinear_tf: bool = True, lead_words: int = 60,
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
-                 batch_size: int = 500, gate_label: str | None = None, random_state: int = 0) -> None:
+                 batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
+                 gate_label_weight: float = 1.0, pair_overlap: bool = False, n_networks: int = 1,
+                 random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -46,6 +49,10 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.gate_label = gate_label
+        self.gate_hidden_units = gate_hidden_units
+        self.gate_label_weight = gate_label_weight
+        self.pair_overlap = pair_overlap
+        self.n_networks = n_networks
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
@@ -58,13 +65,16 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         pairs = isinstance(items[0], tuple)
         self._check_gate(pairs, y)
         docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
-        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words)
+        overlap = PairOverlap(lead_words=self.lead_words) if self.pair_overlap else None
+        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words, overlap=overlap)
         rows = features.transform(items)
         gate, keep = None, np.ones(len(y), dtype=bool)
         if self.gate_label is not None:
-            gate, keep = self._fit_gate(rows, y), y != self.gate_label
-        network = self._network(int(keep.sum())).fit(rows[keep], y[keep])
-        runtime = MlpRuntime(network.coefs_[0], network.intercepts_[0], network.coefs_[1], network.intercepts_[1])
+            gate, keep = self._fit_gate(rows[:, -features.pair_width:].toarray(), y), y != self.gate_label
+        networks = [self._network(int(keep.sum()), self.random_state + i).fit(rows[keep], y[keep])
+                    for i in range(self.n_networks)]
+        runtimes = [MlpRuntime(n.coefs_[0], n.intercepts_[0], n.coefs_[1], n.intercepts_[1]) for n in networks]
+        runtime, network = runtimes[0] if len(runtimes) == 1 else MlpEnsemble(runtimes), networks[0]
         self.runtime_ = ArrayMlpModel(np.unique(y), features, runtime, network.classes_, gate)
         self.classes_, self.pairs_ = self.runtime_.classes_, pairs
         self.features_, self.network_, self.gate_ = features, runtime, gate
@@ -84,14 +94,29 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "runtime_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def _fit_gate(self, rows: Any, y: np.ndarray) -> Gate:
+    def _fit_gate(self, pair_columns: np.ndarray, y: np.ndarray) -> Gate:
         from sklearn.linear_model import LogisticRegression
+        from sklearn.neural_network import MLPClassifier
 
         target = y == self.gate_label
-        regression = LogisticRegression().fit(rows[:, -N_SIMILARITIES:].toarray(), target)
-        return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
+        if not self.gate_hidden_units:
+            weights = {True: float(self.gate_label_weight), False: 1.0}
+            regression = LogisticRegression(max_iter=1000, class_weight=weights).fit(pair_columns, target)
+            return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
+        from sklearn.exceptions import ConvergenceWarning
+
+        network = MLPClassifier((self.gate_hidden_units,), alpha=self.alpha, max_iter=200,
+                                batch_size=min(self.batch_size, len(target)), random_state=self.random_state)
+        with warnings.catch_warnings():  # 200 epochs at most, as the network's fixed epochs: no plateau needed
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            network.fit(pair_columns, target)
+        return Gate(str(self.gate_label), network.coefs_[1][:, 0], network.intercepts_[1], network.coefs_[0],
+                    network.intercepts_[0])
 
     def _check_gate(self, pairs: bool, y: np.ndarray) -> None:
+        if self.pair_overlap and not pairs:
+            raise ConfigError("model.pair_overlap=true compares a target with a text, so it needs (target, text) "
+                              "pairs; got plain texts. Fix: model.pair_overlap=false, or a task with a target_field.")
         if self.gate_label is None:
             return
         if not pairs:
@@ -116,7 +141,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         return NgramTfidf(ngram_range=(1, self.ngram_max), min_df=self.min_df, max_features=self.max_features,
                           sublinear_tf=self.sublinear_tf, stop_words=stop)
 
-    def _network(self, n_items: int) -> Any:
+    def _network(self, n_items: int, seed: int) -> Any:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
@@ -124,17 +149,26 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         # a fixed number of epochs: n_iter_no_change=epochs turns off the loss-plateau stop
         return MLPClassifier((self.hidden_units,), alpha=self.alpha, learning_rate_init=self.learning_rate,
                              max_iter=self.epochs, n_iter_no_change=self.epochs, batch_size=min(self.batch_size, n_items),
-                             random_state=self.random_state)
+                             random_state=seed)
 
     def _check_params(self) -> None:
         if self.stop_words not in STOP_WORDS:
             raise ConfigError(f"model.stop_words must be one of {STOP_WORDS}; got {self.stop_words!r}. "
                               "Fix: model.stop_words=english or model.stop_words=null.")
-        for name in ("hidden_units", "epochs", "batch_size", "lead_words", "ngram_max", "min_df"):
+        for name in ("hidden_units", "epochs", "batch_size", "lead_words", "ngram_max", "min_df", "n_networks"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"model.{name} must be an integer >= 1; got {value!r}. Fix: e.g. model.{name}="
                                   f"{TfidfMlpClassifier().get_params()[name]}.")
+        units = self.gate_hidden_units
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 0:
+            raise ConfigError(f"model.gate_hidden_units must be an integer >= 0 (0: a logistic regression); got "
+                              f"{units!r}. Fix: e.g. model.gate_hidden_units=0.")
+        weight = self.gate_label_weight
+        if not isinstance(weight, (int, float)) or not np.isfinite(weight) or weight <= 0 or \
+                (units and weight != 1.0):
+            raise ConfigError(f"model.gate_label_weight must be a float > 0, and 1.0 with a hidden-layer gate; got "
+                              f"{weight!r} (gate_hidden_units={units!r}). Fix: e.g. model.gate_label_weight=1.0.")
         for name, rule in (("alpha", ">= 0"), ("learning_rate", "> 0")):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or (value == 0 and rule == ">= 0"))

@@ -4,15 +4,19 @@ Features (``MlpFeatures``): one word n-gram TF-IDF vocabulary (``nlpkit.models.n
 of a pair. Plain texts get their tf-idf rows. (target, text) pairs get the target's row, the text's row and
 three similarities between them (cosine of target and text, cosine of target and the text's first
 ``lead_words`` words, share of the target's terms found in the text): the similarities carry "are these two
-about the same thing", the rows carry the words that say how. Equal texts are vectorised once per call (a
-FNC-1 body is paired with ~30 headlines).
+about the same thing", the rows carry the words that say how. With ``pair_overlap``, the vocabulary-free pair
+features of ``nlpkit.models.pair_overlap`` follow the similarities (token overlap and cue words computed on raw
+tokens, so words the vocabulary never saw count). Equal texts are vectorised once per call (a FNC-1 body is
+paired with ~30 headlines).
 
 Classifier (``MlpRuntime``): one hidden ReLU layer and a softmax (or, for two classes, logistic) output, the
 network scikit-learn's ``MLPClassifier`` trains. The fitted estimator (``nlpkit.models.tfidf_mlp``) predicts
-through these same objects, so a loaded model gives the fitted model's probabilities bit for bit.
+through these same objects, so a loaded model gives the fitted model's probabilities bit for bit. An
+``MlpEnsemble`` (``n_networks`` > 1) averages several such networks' probabilities.
 
-Gate (``Gate``, optional): for a pairs model with ``gate_label`` (FNC-1: ``unrelated``), a logistic regression on
-the three similarities alone decides that label first: P(gate label) = sigmoid(w . similarities + b), and the
+Gate (``Gate``, optional): for a pairs model with ``gate_label`` (FNC-1: ``unrelated``), a logistic regression (or
+one hidden layer) on the pair columns alone (the similarities, and the pair features if any) decides that label
+first: P(gate label) = sigmoid(w . similarities + b), and the
 network, trained without the gate label's examples, shares out the rest. The similarities mean the same on any
 topic, so the gate carries to stories never seen in training, where the topic words in the rows do not.
 
@@ -33,6 +37,7 @@ from nlpkit import npz
 from nlpkit.errors import ModelLoadError, one_line
 from nlpkit.models.base import check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
+from nlpkit.models.pair_overlap import PairOverlap
 from nlpkit.models.tfidf_arrays import similarity_columns
 
 SPEC_FILE = "mlp.json"
@@ -44,16 +49,26 @@ FIX = "Fix: load only predictors saved by nlpkit, from a source you trust; get t
 
 
 class MlpFeatures:
-    """Feature rows of texts or (target, text) pairs from one fitted ``NgramTfidf`` (module docstring)."""
+    """Feature rows of texts or (target, text) pairs from one fitted ``NgramTfidf`` (module docstring), and for
+    pairs, optionally, the vocabulary-free ``PairOverlap`` columns after the similarities."""
 
-    def __init__(self, vectorizer: NgramTfidf, *, pairs: bool, lead_words: int) -> None:
+    def __init__(self, vectorizer: NgramTfidf, *, pairs: bool, lead_words: int,
+                 overlap: PairOverlap | None = None) -> None:
         self.vectorizer, self.pairs, self.lead_words = vectorizer, bool(pairs), int(lead_words)
+        self.overlap = overlap if self.pairs else None
+
+    @property
+    def pair_width(self) -> int:
+        """Number of pair columns at the end of a row (similarities and overlap features; 0 for plain texts)."""
+        if not self.pairs:
+            return 0
+        return N_SIMILARITIES + (self.overlap.width if self.overlap is not None else 0)
 
     @property
     def width(self) -> int:
         """Number of feature columns."""
         width = self.vectorizer.width
-        return 2 * width + N_SIMILARITIES if self.pairs else width
+        return 2 * width + self.pair_width if self.pairs else width
 
     def transform(self, items: list[Any]) -> sp.csr_matrix:
         """The feature matrix of checked inputs (``check_texts``): texts, or (target, text) pairs."""
@@ -62,7 +77,10 @@ class MlpFeatures:
         targets = self._rows([a for a, _ in items])
         texts = self._rows([b for _, b in items])
         leads = self._rows([" ".join(b.split()[: self.lead_words]) for _, b in items])
-        return sp.hstack([targets, texts, similarity_columns(targets, texts, leads)], format="csr")
+        blocks = [targets, texts, similarity_columns(targets, texts, leads)]
+        if self.overlap is not None:
+            blocks.append(sp.csr_matrix(self.overlap.transform(items)))
+        return sp.hstack(blocks, format="csr")
 
     def _rows(self, texts: list[str]) -> sp.csr_matrix:
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
@@ -108,25 +126,63 @@ class MlpRuntime:
                 "output_weights": self.output_weights, "output_bias": self.output_bias}
 
 
-class Gate:
-    """P(``label``) of feature rows from their last ``N_SIMILARITIES`` columns: a logistic regression."""
+class MlpEnsemble:
+    """Several ``MlpRuntime`` networks of one shape (trained from different seeds): their mean probabilities."""
 
-    def __init__(self, label: str, coef: np.ndarray, intercept: np.ndarray) -> None:
+    def __init__(self, members: list[MlpRuntime]) -> None:
+        self.members = list(members)
+        shapes = {(m.n_features, m.output_bias.shape) for m in self.members}
+        if len(self.members) < 2 or len(shapes) != 1:
+            raise ValueError(f"an ensemble needs >= 2 networks of one shape; got {len(self.members)} of shapes {shapes}")
+        self.output_bias = self.members[0].output_bias
+
+    @property
+    def n_features(self) -> int:
+        """Number of input columns."""
+        return self.members[0].n_features
+
+    def proba(self, X: sp.csr_matrix) -> np.ndarray:
+        """The members' mean class probabilities of feature rows ``X``."""
+        return np.mean(np.stack([member.proba(X) for member in self.members]), axis=0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every member's weights, named ``<member>.<weight>``."""
+        return {f"{i}.{name}": a for i, member in enumerate(self.members) for name, a in member.arrays().items()}
+
+
+class Gate:
+    """P(``label``) of feature rows from their last columns (the pair columns): a logistic regression on them, or,
+    with ``hidden_weights``, a logistic output on one hidden ReLU layer of them."""
+
+    def __init__(self, label: str, coef: np.ndarray, intercept: np.ndarray, hidden_weights: np.ndarray | None = None,
+                 hidden_bias: np.ndarray | None = None) -> None:
         self.label = str(label)
         self.coef = np.asarray(coef, dtype=np.float64).reshape(-1)
         self.intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
-        if self.coef.shape != (N_SIMILARITIES,) or self.intercept.shape != (1,):
+        self.hidden = None if hidden_weights is None else MlpRuntime(hidden_weights, hidden_bias, self.coef[:, None],
+                                                                     self.intercept)
+        if self.coef.size < 1 or self.intercept.shape != (1,):
             raise ValueError(f"gate weights have shapes {self.coef.shape} and {self.intercept.shape}, expected "
-                             f"({N_SIMILARITIES},) and (1,)")
+                             f"(n_pair_columns or n_hidden,) and (1,)")
+
+    @property
+    def width(self) -> int:
+        """Number of pair columns the gate reads."""
+        return self.coef.size if self.hidden is None else self.hidden.n_features
 
     def proba(self, X: sp.csr_matrix) -> np.ndarray:
         """P(label) per row."""
-        scores = X[:, -N_SIMILARITIES:].toarray() @ self.coef + self.intercept[0]
-        return 1.0 / (1.0 + np.exp(-scores))
+        columns = X[:, -self.width:].toarray()
+        if self.hidden is not None:
+            return self.hidden.proba(columns)[:, 1]
+        return 1.0 / (1.0 + np.exp(-(columns @ self.coef + self.intercept[0])))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The weights by name, as ``save`` writes them."""
-        return {"coef": self.coef, "intercept": self.intercept}
+        arrays = {"coef": self.coef, "intercept": self.intercept}
+        if self.hidden is not None:
+            arrays.update(hidden_weights=self.hidden.hidden_weights, hidden_bias=self.hidden.hidden_bias)
+        return arrays
 
 
 class ArrayMlpModel:
@@ -135,7 +191,7 @@ class ArrayMlpModel:
     ``network_classes`` are the network's output labels: ``classes`` without the gate's label when there is a
     gate, else ``classes``."""
 
-    def __init__(self, classes: np.ndarray, features: MlpFeatures, network: MlpRuntime,
+    def __init__(self, classes: np.ndarray, features: MlpFeatures, network: MlpRuntime | MlpEnsemble,
                  network_classes: np.ndarray | None = None, gate: Gate | None = None) -> None:
         self.classes_, self.pairs_ = np.asarray(classes), features.pairs
         self.network_classes_ = np.asarray(self.classes_ if network_classes is None else network_classes)
@@ -146,6 +202,8 @@ class ArrayMlpModel:
         if outputs != n and not (outputs == 1 and n == 2):
             raise ValueError(f"{n} labels but {outputs} outputs")
         expected = sorted({*self.network_classes_.tolist(), *([gate.label] if gate else [])})
+        if gate is not None and gate.width != features.pair_width:
+            raise ValueError(f"the gate reads {gate.width} columns but the pairs have {features.pair_width}")
         if expected != sorted(self.classes_.tolist()) or (gate is not None and not self.pairs_):
             raise ValueError(f"labels {self.classes_.tolist()} do not match the network's and the gate's {expected}")
         self._columns = np.searchsorted(self.classes_, self.network_classes_)
@@ -174,7 +232,9 @@ def save(model: Any, directory: Path) -> None:
     features, network, gate = model.features_, model.network_, model.gate_
     spec = {"format": FORMAT, "classes": model.classes_.tolist(), "network_classes": model.network_classes_.tolist(),
             "gate_label": gate.label if gate else None, "pairs": features.pairs, "lead_words": features.lead_words,
-            "vectorizer": features.vectorizer.spec()}
+            "networks": len(network.members) if isinstance(network, MlpEnsemble) else 1,
+            "vectorizer": features.vectorizer.spec(),
+            "pair_overlap": features.overlap.spec() if features.overlap is not None else None}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
     arrays.update({f"mlp.{name}": a for name, a in network.arrays().items()})
     arrays.update({f"gate.{name}": a for name, a in (gate.arrays() if gate else {}).items()})
@@ -192,14 +252,21 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
     spec, arrays = _read_spec(directory / SPEC_FILE), _read_arrays(directory / ARRAYS_FILE)
     try:
         vectorizer = NgramTfidf.from_saved(spec["vectorizer"], _prefixed(arrays, "vec."))
-        features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"])
+        overlap = PairOverlap.from_spec(spec["pair_overlap"]) if spec.get("pair_overlap") is not None else None
+        features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"], overlap=overlap)
         gate = Gate(spec["gate_label"], **_prefixed(arrays, "gate.")) if spec["gate_label"] is not None else None
-        return ArrayMlpModel(np.asarray(spec["classes"]), features, MlpRuntime(**_prefixed(arrays, "mlp.")),
+        return ArrayMlpModel(np.asarray(spec["classes"]), features, _network(arrays, int(spec.get("networks", 1))),
                              np.asarray(spec["network_classes"]), gate)
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise ModelLoadError(f"{directory} holds an inconsistent TF-IDF + MLP model ({type(err).__name__}: "
                              f"{one_line(err, 160)}); expected the {SPEC_FILE} and {ARRAYS_FILE} nlpkit writes "
                              f"together. {FIX}") from None
+
+
+def _network(arrays: dict[str, np.ndarray], n: int) -> MlpRuntime | MlpEnsemble:
+    if n == 1:
+        return MlpRuntime(**_prefixed(arrays, "mlp."))
+    return MlpEnsemble([MlpRuntime(**_prefixed(arrays, f"mlp.{i}.")) for i in range(n)])
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -34,6 +34,14 @@ class TfidfMlpConfig(ModelConfig):
     # a label decided first by a logistic regression on the pair similarities alone (FNC-1: unrelated); the
     # network then learns the other labels only. null: the network learns every label.
     gate_label: Optional[str] = None
+    gate_hidden_units: int = 0  # 0: the gate is a logistic regression; n: one hidden ReLU layer of n units
+    # weight of the gate label's training pairs in the (logistic) gate's fit: below 1, the gate says its label less
+    # readily (FNC-1's score costs a missed related pair up to 4x a wrongly related one)
+    gate_label_weight: float = 1.0
+    # pairs only: add the vocabulary-free overlap and cue features (nlpkit/models/pair_overlap.py) to the network's
+    # input and the gate's (experiment=fnc1_mlp turns it on)
+    pair_overlap: bool = False
+    n_networks: int = 1  # > 1: that many networks from seeds seed, seed+1, ...; their probabilities are averaged
 
 
 def _build(params: dict[str, Any], seed: int) -> Any:
