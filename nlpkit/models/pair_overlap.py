@@ -147,10 +147,10 @@ def pair_row(target: _Target, text: _Text) -> list[float]:
                len(target.set & text.set) / union if union else 0.0, _share(target.bigrams, text.bigrams),
                _share(target.char4, text.char4), _share(target.prefix5, text.prefix5),
                np.log1p(len(target.set & text.names)), np.log1p(len(target.numbers & text.set)), density]
-    cues = [*np.log1p(target.cues), *np.log1p(near), np.log1p(quoted_counter), target.question,
+    cue_columns = [*np.log1p(target.cues), *np.log1p(near), np.log1p(quoted_counter), target.question,
             np.log1p(text.n_words) / 10.0, 100.0 * text.cues[2] / max(text.n_words, 1),
             100.0 * text.cues[0] / max(text.n_words, 1)]
-    return [float(v) for v in overlap + cues]
+    return [float(v) for v in overlap + cue_columns]
 
 
 class PairOverlap:

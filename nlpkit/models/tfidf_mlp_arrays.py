@@ -159,8 +159,10 @@ class Gate:
         self.label = str(label)
         self.coef = np.asarray(coef, dtype=np.float64).reshape(-1)
         self.intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
-        self.hidden = None if hidden_weights is None else MlpRuntime(hidden_weights, hidden_bias, self.coef[:, None],
-                                                                     self.intercept)
+        if (hidden_weights is None) != (hidden_bias is None):
+            raise ValueError("a hidden-layer gate needs both its weights and its bias; got one of them")
+        self.hidden = None if hidden_weights is None or hidden_bias is None else MlpRuntime(
+            hidden_weights, hidden_bias, self.coef[:, None], self.intercept)
         if self.coef.size < 1 or self.intercept.shape != (1,):
             raise ValueError(f"gate weights have shapes {self.coef.shape} and {self.intercept.shape}, expected "
                              f"(n_pair_columns or n_hidden,) and (1,)")
