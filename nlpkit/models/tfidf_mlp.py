@@ -36,7 +36,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
                  batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
                  gate_label_weight: float = 1.0, pair_overlap: bool = False, n_networks: int = 1,
-                 random_state: int = 0) -> None:
+                 claim_sentences: int = 0, random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -53,6 +53,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.gate_label_weight = gate_label_weight
         self.pair_overlap = pair_overlap
         self.n_networks = n_networks
+        self.claim_sentences = claim_sentences
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
@@ -66,7 +67,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self._check_gate(pairs, y)
         docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
         overlap = PairOverlap(lead_words=self.lead_words) if self.pair_overlap else None
-        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words, overlap=overlap)
+        features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words, overlap=overlap,
+                               claim_sentences=self.claim_sentences)
         rows = features.transform(items)
         gate, keep = None, np.ones(len(y), dtype=bool)
         if self.gate_label is not None:
@@ -117,6 +119,10 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if self.pair_overlap and not pairs:
             raise ConfigError("model.pair_overlap=true compares a target with a text, so it needs (target, text) "
                               "pairs; got plain texts. Fix: model.pair_overlap=false, or a task with a target_field.")
+        if self.claim_sentences and not pairs:
+            raise ConfigError(f"model.claim_sentences={self.claim_sentences!r} picks the text's sentences about the "
+                              "target, so it needs (target, text) pairs; got plain texts. Fix: model.claim_sentences=0, "
+                              "or a task with a target_field.")
         if self.gate_label is None:
             return
         if not pairs:
@@ -160,10 +166,12 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"model.{name} must be an integer >= 1; got {value!r}. Fix: e.g. model.{name}="
                                   f"{TfidfMlpClassifier().get_params()[name]}.")
+        for name, zero in (("gate_hidden_units", "a logistic regression"), ("claim_sentences", "none")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ConfigError(f"model.{name} must be an integer >= 0 (0: {zero}); got {value!r}. "
+                                  f"Fix: e.g. model.{name}=0.")
         units = self.gate_hidden_units
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 0:
-            raise ConfigError(f"model.gate_hidden_units must be an integer >= 0 (0: a logistic regression); got "
-                              f"{units!r}. Fix: e.g. model.gate_hidden_units=0.")
         weight = self.gate_label_weight
         if not isinstance(weight, (int, float)) or not np.isfinite(weight) or weight <= 0 or \
                 (units and weight != 1.0):

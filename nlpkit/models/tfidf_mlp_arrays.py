@@ -6,7 +6,8 @@ three similarities between them (cosine of target and text, cosine of target and
 ``lead_words`` words, share of the target's terms found in the text): the similarities carry "are these two
 about the same thing", the rows carry the words that say how. With ``pair_overlap``, the vocabulary-free pair
 features of ``nlpkit.models.pair_overlap`` follow the similarities (token overlap and cue words computed on raw
-tokens, so words the vocabulary never saw count). Equal texts are vectorised once per call (a FNC-1 body is
+tokens, so words the vocabulary never saw count). With ``claim_sentences`` k > 0, the row of the text's k
+sentences about the target (``nlpkit.models.claim_sentences``) follows the text's row. Equal texts are vectorised once per call (a FNC-1 body is
 paired with ~30 headlines).
 
 Classifier (``MlpRuntime``): one hidden ReLU layer and a softmax (or, for two classes, logistic) output, the
@@ -36,6 +37,7 @@ import scipy.sparse as sp
 from nlpkit import npz
 from nlpkit.errors import ModelLoadError, one_line
 from nlpkit.models.base import check_texts
+from nlpkit.models.claim_sentences import claim_sentences
 from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.pair_overlap import PairOverlap
 from nlpkit.models.tfidf_arrays import similarity_columns
@@ -53,9 +55,10 @@ class MlpFeatures:
     pairs, optionally, the vocabulary-free ``PairOverlap`` columns after the similarities."""
 
     def __init__(self, vectorizer: NgramTfidf, *, pairs: bool, lead_words: int,
-                 overlap: PairOverlap | None = None) -> None:
+                 overlap: PairOverlap | None = None, claim_sentences: int = 0) -> None:
         self.vectorizer, self.pairs, self.lead_words = vectorizer, bool(pairs), int(lead_words)
         self.overlap = overlap if self.pairs else None
+        self.claim_sentences = int(claim_sentences) if self.pairs else 0  # > 0: the row of the text's k best sentences
 
     @property
     def pair_width(self) -> int:
@@ -68,7 +71,7 @@ class MlpFeatures:
     def width(self) -> int:
         """Number of feature columns."""
         width = self.vectorizer.width
-        return 2 * width + self.pair_width if self.pairs else width
+        return (2 + bool(self.claim_sentences)) * width + self.pair_width if self.pairs else width
 
     def transform(self, items: list[Any]) -> sp.csr_matrix:
         """The feature matrix of checked inputs (``check_texts``): texts, or (target, text) pairs."""
@@ -78,6 +81,8 @@ class MlpFeatures:
         texts = self._rows([b for _, b in items])
         leads = self._rows([" ".join(b.split()[: self.lead_words]) for _, b in items])
         blocks = [targets, texts, similarity_columns(targets, texts, leads)]
+        if self.claim_sentences:
+            blocks.insert(2, self._rows(claim_sentences(items, self.claim_sentences)))
         if self.overlap is not None:
             blocks.append(sp.csr_matrix(self.overlap.transform(items)))
         return sp.hstack(blocks, format="csr")
@@ -85,7 +90,6 @@ class MlpFeatures:
     def _rows(self, texts: list[str]) -> sp.csr_matrix:
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
         return self.vectorizer.transform(unique.tolist())[inverse.ravel()]
-
 
 
 class MlpRuntime:
@@ -236,7 +240,8 @@ def save(model: Any, directory: Path) -> None:
             "gate_label": gate.label if gate else None, "pairs": features.pairs, "lead_words": features.lead_words,
             "networks": len(network.members) if isinstance(network, MlpEnsemble) else 1,
             "vectorizer": features.vectorizer.spec(),
-            "pair_overlap": features.overlap.spec() if features.overlap is not None else None}
+            "pair_overlap": features.overlap.spec() if features.overlap is not None else None,
+            "claim_sentences": features.claim_sentences}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
     arrays.update({f"mlp.{name}": a for name, a in network.arrays().items()})
     arrays.update({f"gate.{name}": a for name, a in (gate.arrays() if gate else {}).items()})
@@ -255,7 +260,8 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
     try:
         vectorizer = NgramTfidf.from_saved(spec["vectorizer"], _prefixed(arrays, "vec."))
         overlap = PairOverlap.from_spec(spec["pair_overlap"]) if spec.get("pair_overlap") is not None else None
-        features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"], overlap=overlap)
+        features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"], overlap=overlap,
+                               claim_sentences=int(spec.get("claim_sentences", 0)))
         gate = Gate(spec["gate_label"], **_prefixed(arrays, "gate.")) if spec["gate_label"] is not None else None
         return ArrayMlpModel(np.asarray(spec["classes"]), features, _network(arrays, int(spec.get("networks", 1))),
                              np.asarray(spec["network_classes"]), gate)

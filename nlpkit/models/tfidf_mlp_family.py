@@ -41,6 +41,9 @@ class TfidfMlpConfig(ModelConfig):
     # pairs only: add the vocabulary-free overlap and cue features (nlpkit/models/pair_overlap.py) to the network's
     # input and the gate's (experiment=fnc1_mlp turns it on)
     pair_overlap: bool = False
+    # pairs only: k > 0 adds the TF-IDF row of the text's k sentences sharing most words with the target
+    # (nlpkit/models/claim_sentences.py) beside the whole text's row
+    claim_sentences: int = 0
     n_networks: int = 1  # > 1: that many networks from seeds seed, seed+1, ...; their probabilities are averaged
 
 

@@ -1,0 +1,69 @@
+"""The sentences of a body about its headline (nlpkit/models/claim_sentences.py) on small handmade pairs, and
+``model.claim_sentences`` in tfidf_mlp.v1: the extra TF-IDF block, learning, plain-array save/load, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlpkit.errors import ConfigError
+from nlpkit.models import build_model, family_of
+from nlpkit.models.claim_sentences import claim_sentences
+from nlpkit.models.tfidf_mlp_arrays import SPEC_FILE
+from test_tfidf_mlp import X, Y
+
+BODY = ("Residents of Vrelnitsa woke to a loud blast on Tuesday. The weather was mild and the market opened as usual. "
+        "Mayor Tsvilling said the quarry blast was not an accident, and denied the reports. "
+        "Firefighters reached the quarry within the hour.")
+HEADLINE = "Tsvilling confirms Vrelnitsa quarry blast"
+
+
+def test_the_sentences_sharing_most_headline_words_are_chosen_in_text_order():
+    one, two, three = claim_sentences([(HEADLINE, BODY)] * 3, 1)[0], *claim_sentences([(HEADLINE, BODY)], 2), \
+        claim_sentences([(HEADLINE, BODY)], 3)[0]
+    assert one == "Mayor Tsvilling said the quarry blast was not an accident, and denied the reports."
+    assert two == ("Residents of Vrelnitsa woke to a loud blast on Tuesday. Mayor Tsvilling said the quarry blast was "
+                   "not an accident, and denied the reports.")  # a tie on 2 words goes to the earlier sentence
+    assert "weather" not in three and three.endswith("Firefighters reached the quarry within the hour.")
+
+
+def test_an_unrelated_body_gives_no_sentence_and_stop_words_do_not_count():
+    assert claim_sentences([("Bank robbers escape in Ohio", BODY)], 2) == [""]
+    assert claim_sentences([("It was the", BODY)], 1) == [""]  # only stop words: nothing shared
+    assert claim_sentences([("Quarry", "QUARRY closed!\nA quarry. No.")], 5) == ["QUARRY closed! A quarry."]
+
+
+def test_the_row_of_the_claim_sentences_sits_beside_the_whole_bodys_row():
+    model = build_model({"kind": "tfidf_mlp.v1", "epochs": 5, "claim_sentences": 1}).fit(X, Y)
+    features, width = model.features_, model.features_.vectorizer.width
+    assert features.width == 3 * width + 3
+    rows = features.transform([(HEADLINE, BODY), ("Bank robbers escape in Ohio", BODY)]).toarray()
+    claim = features.vectorizer.transform(["Mayor Tsvilling said the quarry blast was not an accident, and denied "
+                                           "the reports."]).toarray()[0]
+    np.testing.assert_array_equal(rows[0, 2 * width:3 * width], claim)
+    np.testing.assert_array_equal(rows[0, width:2 * width], features.vectorizer.transform([BODY]).toarray()[0])
+    assert not rows[1, 2 * width:3 * width].any()  # no sentence about the headline: an empty row
+
+
+def test_the_model_learns_with_claim_sentences_and_loads_to_identical_predictions(tmp_path: Path):
+    params = {"kind": "tfidf_mlp.v1", "epochs": 300, "learning_rate": 1e-2, "gate_label": "unrelated",
+              "pair_overlap": True, "claim_sentences": 2}
+    model = build_model(params).fit(X, Y)
+    assert list(model.predict(X)) == Y
+    family_of("tfidf_mlp.v1").save(model, tmp_path)
+    assert json.loads((tmp_path / SPEC_FILE).read_text())["claim_sentences"] == 2
+    loaded = family_of("tfidf_mlp.v1").load(tmp_path)
+    new = [(HEADLINE, BODY), ("Police deny the Vrelnitsa blast", BODY)]
+    np.testing.assert_array_equal(loaded.predict_proba(X + new), model.predict_proba(X + new))
+    assert loaded.features_.width == model.features_.width
+
+
+def test_claim_sentences_need_pairs_and_a_count():
+    with pytest.raises(ConfigError, match=r"model.claim_sentences=2 .* needs \(target, text\) pairs; got plain texts. "
+                                          "Fix: model.claim_sentences=0"):
+        build_model({"kind": "tfidf_mlp.v1", "claim_sentences": 2}).fit([b for _, b in X], Y)
+    with pytest.raises(ConfigError, match=r"model.claim_sentences must be an integer >= 0 \(0: none\); got -1. Fix: "):
+        build_model({"kind": "tfidf_mlp.v1", "claim_sentences": -1}).fit(X, Y)
