@@ -67,3 +67,24 @@ def test_claim_sentences_need_pairs_and_a_count():
         build_model({"kind": "tfidf_mlp.v1", "claim_sentences": 2}).fit([b for _, b in X], Y)
     with pytest.raises(ConfigError, match=r"model.claim_sentences must be an integer >= 0 \(0: none\); got -1. Fix: "):
         build_model({"kind": "tfidf_mlp.v1", "claim_sentences": -1}).fit(X, Y)
+
+
+def test_class_balance_weighs_rare_labels_more_and_changes_only_the_training():
+    from nlpkit.models.tfidf_mlp import balance_weights
+
+    labels = np.array(["discuss"] * 6 + ["agree"] * 3 + ["disagree"])
+    assert balance_weights(labels, 0.0) is None
+    full = balance_weights(labels, 1.0)
+    assert full is not None and full.mean() == pytest.approx(1.0)
+    totals = {label: full[labels == label].sum() for label in ("discuss", "agree", "disagree")}
+    assert totals["discuss"] == pytest.approx(totals["agree"]) == pytest.approx(totals["disagree"])
+    half = balance_weights(labels, 0.5)
+    assert half is not None and half[-1] / half[0] == pytest.approx(6 ** 0.5)
+    params = {"kind": "tfidf_mlp.v1", "epochs": 20, "learning_rate": 1e-2}
+    plain = build_model(params).fit(X[:7], Y[:7])  # unrelated once, the other labels twice
+    balanced = build_model({**params, "class_balance": 1.0}).fit(X[:7], Y[:7])
+    assert not np.array_equal(plain.network_.output_weights, balanced.network_.output_weights)
+    even = build_model({**params, "class_balance": 1.0}).fit(X, Y)  # two of each label: every weight is 1
+    np.testing.assert_array_equal(even.network_.output_weights, build_model(params).fit(X, Y).network_.output_weights)
+    with pytest.raises(ConfigError, match=r"model.class_balance must be a float >= 0; got -0.5. Fix: "):
+        build_model({**params, "class_balance": -0.5}).fit(X, Y)

@@ -25,6 +25,16 @@ from nlpkit.models.tfidf_mlp_arrays import ArrayMlpModel, Gate, MlpEnsemble, Mlp
 STOP_WORDS = ("english", None)
 
 
+def balance_weights(y: np.ndarray, power: float) -> np.ndarray | None:
+    """Per-example weights (count of the example's label) ** -power, scaled to mean 1 (None for power 0): power 1
+    gives every label the same total weight, 0.5 half-way there."""
+    if not power:
+        return None
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    weights = counts.astype(np.float64)[inverse.ravel()] ** -float(power)
+    return weights / weights.mean()
+
+
 class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     """TF-IDF features + a one-hidden-layer MLP (sklearn estimator contract).
 
@@ -36,7 +46,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
                  batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
                  gate_label_weight: float = 1.0, pair_overlap: bool = False, n_networks: int = 1,
-                 claim_sentences: int = 0, random_state: int = 0) -> None:
+                 claim_sentences: int = 0, class_balance: float = 0.0, random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -54,6 +64,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.pair_overlap = pair_overlap
         self.n_networks = n_networks
         self.claim_sentences = claim_sentences
+        self.class_balance = class_balance
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
@@ -73,7 +84,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         gate, keep = None, np.ones(len(y), dtype=bool)
         if self.gate_label is not None:
             gate, keep = self._fit_gate(rows[:, -features.pair_width:].toarray(), y), y != self.gate_label
-        networks = [self._network(int(keep.sum()), self.random_state + i).fit(rows[keep], y[keep])
+        weights = balance_weights(y[keep], self.class_balance)
+        networks = [self._network(int(keep.sum()), self.random_state + i).fit(rows[keep], y[keep], sample_weight=weights)
                     for i in range(self.n_networks)]
         runtimes = [MlpRuntime(n.coefs_[0], n.intercepts_[0], n.coefs_[1], n.intercepts_[1]) for n in networks]
         runtime, network = runtimes[0] if len(runtimes) == 1 else MlpEnsemble(runtimes), networks[0]
@@ -177,7 +189,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                 (units and weight != 1.0):
             raise ConfigError(f"model.gate_label_weight must be a float > 0, and 1.0 with a hidden-layer gate; got "
                               f"{weight!r} (gate_hidden_units={units!r}). Fix: e.g. model.gate_label_weight=1.0.")
-        for name, rule in (("alpha", ">= 0"), ("learning_rate", "> 0")):
+        for name, rule in (("alpha", ">= 0"), ("learning_rate", "> 0"), ("class_balance", ">= 0")):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or (value == 0 and rule == ">= 0"))
             if not ok:

@@ -7,8 +7,8 @@ three similarities between them (cosine of target and text, cosine of target and
 about the same thing", the rows carry the words that say how. With ``pair_overlap``, the vocabulary-free pair
 features of ``nlpkit.models.pair_overlap`` follow the similarities (token overlap and cue words computed on raw
 tokens, so words the vocabulary never saw count). With ``claim_sentences`` k > 0, the row of the text's k
-sentences about the target (``nlpkit.models.claim_sentences``) follows the text's row. Equal texts are vectorised once per call (a FNC-1 body is
-paired with ~30 headlines).
+sentences about the target (``nlpkit.models.claim_sentences``) follows the text's row. Equal texts are
+vectorised once per call (a FNC-1 body is paired with ~30 headlines).
 
 Classifier (``MlpRuntime``): one hidden ReLU layer and a softmax (or, for two classes, logistic) output, the
 network scikit-learn's ``MLPClassifier`` trains. The fitted estimator (``nlpkit.models.tfidf_mlp``) predicts
