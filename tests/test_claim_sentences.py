@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlpkit.errors import ConfigError
+from nlpkit.errors import ConfigError, ModelLoadError
 from nlpkit.models import build_model, family_of
-from nlpkit.models.claim_sentences import claim_sentences
+from nlpkit.models.claim_sentences import CUE_COLUMNS, claim_cues, claim_sentences
 from nlpkit.models.tfidf_mlp_arrays import SPEC_FILE
 from test_tfidf_mlp import X, Y
 
@@ -88,3 +88,45 @@ def test_class_balance_weighs_rare_labels_more_and_changes_only_the_training():
     np.testing.assert_array_equal(even.network_.output_weights, build_model(params).fit(X, Y).network_.output_weights)
     with pytest.raises(ConfigError, match=r"model.class_balance must be a float >= 0; got -0.5. Fix: "):
         build_model({**params, "class_balance": -0.5}).fit(X, Y)
+
+
+def cues(headline: str, body: str) -> dict[str, float]:
+    """The named claim-cue values of one pair."""
+    return dict(zip(CUE_COLUMNS, claim_cues([(headline, body)])[0]))
+
+
+def test_cues_of_the_best_sentence_only_negation_polarity_and_a_quoted_denial():
+    denial = cues(HEADLINE, BODY)  # best: "Mayor Tsvilling said the quarry blast was not an accident, and denied ..."
+    assert denial["log_refuting_best"] == pytest.approx(np.log(2)) and denial["log_negation_best"] == pytest.approx(np.log(2))
+    assert denial["same_polarity_best"] == 0.0 and denial["position_best"] == pytest.approx(2 / 3)
+    negated = cues("Tsvilling says quarry blast was not an accident", BODY)
+    assert negated["same_polarity_best"] == 1.0  # both negated
+    quoted = cues("Quarry blast at Vrelnitsa", 'Weather was mild. "The quarry blast at Vrelnitsa is a hoax," he said.')
+    assert quoted["quoted_best"] == 1.0 and quoted["log_refuting_best"] == pytest.approx(np.log(2))
+    assert quoted["position_best"] == 1.0 and quoted["log_hedging_best"] == 0.0
+    hedged = cues("Quarry blast at Vrelnitsa", "Did the quarry at Vrelnitsa reportedly explode? The mayor confirmed a fire.")
+    assert hedged["question_best"] == 1.0 and hedged["log_hedging_best"] == pytest.approx(np.log(2))
+    assert hedged["log_asserting_best"] == 0.0  # "confirmed" is in a sentence without the headline's words
+    assert not claim_cues([("Bank robbers escape in Ohio", BODY)]).any()  # no sentence about the headline
+
+
+def test_the_model_learns_with_claim_cues_before_the_gates_columns_and_loads_identically(tmp_path: Path):
+    params = {"kind": "tfidf_mlp.v1", "epochs": 300, "learning_rate": 1e-2, "gate_label": "unrelated",
+              "pair_overlap": True, "claim_cues": True}
+    model = build_model(params).fit(X, Y)
+    features = model.features_
+    assert features.width == 2 * features.vectorizer.width + len(CUE_COLUMNS) + features.pair_width
+    rows = features.transform([(HEADLINE, BODY)]).toarray()[0]
+    start = 2 * features.vectorizer.width
+    np.testing.assert_array_equal(rows[start:start + len(CUE_COLUMNS)], claim_cues([(HEADLINE, BODY)])[0])
+    assert model.gate_.width == features.pair_width and list(model.predict(X)) == Y
+    family_of("tfidf_mlp.v1").save(model, tmp_path)
+    loaded = family_of("tfidf_mlp.v1").load(tmp_path)
+    new = [(HEADLINE, BODY), ("Police deny the Vrelnitsa blast", BODY)]
+    np.testing.assert_array_equal(loaded.predict_proba(X + new), model.predict_proba(X + new))
+    spec = json.loads((tmp_path / SPEC_FILE).read_text())
+    (tmp_path / SPEC_FILE).write_text(json.dumps({**spec, "claim_cues": list(CUE_COLUMNS)[:-1]}))
+    with pytest.raises(ModelLoadError, match="inconsistent TF-IDF \\+ MLP model .*claim cue columns"):
+        family_of("tfidf_mlp.v1").load(tmp_path)
+    with pytest.raises(ConfigError, match=r"model.claim_cues=True .* Fix: model.claim_cues=false"):
+        build_model({"kind": "tfidf_mlp.v1", "claim_cues": True}).fit([b for _, b in X], Y)

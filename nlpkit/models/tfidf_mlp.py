@@ -46,7 +46,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                  hidden_units: int = 100, alpha: float = 1e-3, learning_rate: float = 1e-3, epochs: int = 20,
                  batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
                  gate_label_weight: float = 1.0, pair_overlap: bool = False, n_networks: int = 1,
-                 claim_sentences: int = 0, class_balance: float = 0.0, random_state: int = 0) -> None:
+                 claim_sentences: int = 0, claim_cues: bool = False, class_balance: float = 0.0,
+                 random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -64,6 +65,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.pair_overlap = pair_overlap
         self.n_networks = n_networks
         self.claim_sentences = claim_sentences
+        self.claim_cues = claim_cues
         self.class_balance = class_balance
         self.random_state = random_state
 
@@ -79,7 +81,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
         overlap = PairOverlap(lead_words=self.lead_words) if self.pair_overlap else None
         features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words, overlap=overlap,
-                               claim_sentences=self.claim_sentences)
+                               claim_sentences=self.claim_sentences, claim_cues=self.claim_cues)
         rows = features.transform(items)
         gate, keep = None, np.ones(len(y), dtype=bool)
         if self.gate_label is not None:
@@ -131,10 +133,11 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if self.pair_overlap and not pairs:
             raise ConfigError("model.pair_overlap=true compares a target with a text, so it needs (target, text) "
                               "pairs; got plain texts. Fix: model.pair_overlap=false, or a task with a target_field.")
-        if self.claim_sentences and not pairs:
-            raise ConfigError(f"model.claim_sentences={self.claim_sentences!r} picks the text's sentences about the "
-                              "target, so it needs (target, text) pairs; got plain texts. Fix: model.claim_sentences=0, "
-                              "or a task with a target_field.")
+        for name, off in (("claim_sentences", "0"), ("claim_cues", "false")):
+            if getattr(self, name) and not pairs:
+                raise ConfigError(f"model.{name}={getattr(self, name)!r} reads the text's sentences about the target, "
+                                  f"so it needs (target, text) pairs; got plain texts. Fix: model.{name}={off}, or a "
+                                  "task with a target_field.")
         if self.gate_label is None:
             return
         if not pairs:

@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from nlpkit import npz
 from nlpkit.errors import ModelLoadError, one_line
 from nlpkit.models.base import check_texts
-from nlpkit.models.claim_sentences import claim_sentences
+from nlpkit.models.claim_sentences import CUE_COLUMNS, claim_cues, claim_sentences
 from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.pair_overlap import PairOverlap
 from nlpkit.models.tfidf_arrays import similarity_columns
@@ -55,10 +55,11 @@ class MlpFeatures:
     pairs, optionally, the vocabulary-free ``PairOverlap`` columns after the similarities."""
 
     def __init__(self, vectorizer: NgramTfidf, *, pairs: bool, lead_words: int,
-                 overlap: PairOverlap | None = None, claim_sentences: int = 0) -> None:
+                 overlap: PairOverlap | None = None, claim_sentences: int = 0, claim_cues: bool = False) -> None:
         self.vectorizer, self.pairs, self.lead_words = vectorizer, bool(pairs), int(lead_words)
         self.overlap = overlap if self.pairs else None
         self.claim_sentences = int(claim_sentences) if self.pairs else 0  # > 0: the row of the text's k best sentences
+        self.claim_cues = bool(claim_cues) and self.pairs  # the cue columns of the best sentence, before the pair columns
 
     @property
     def pair_width(self) -> int:
@@ -71,7 +72,9 @@ class MlpFeatures:
     def width(self) -> int:
         """Number of feature columns."""
         width = self.vectorizer.width
-        return (2 + bool(self.claim_sentences)) * width + self.pair_width if self.pairs else width
+        if not self.pairs:
+            return width
+        return (2 + bool(self.claim_sentences)) * width + self.claim_cues * len(CUE_COLUMNS) + self.pair_width
 
     def transform(self, items: list[Any]) -> sp.csr_matrix:
         """The feature matrix of checked inputs (``check_texts``): texts, or (target, text) pairs."""
@@ -80,9 +83,12 @@ class MlpFeatures:
         targets = self._rows([a for a, _ in items])
         texts = self._rows([b for _, b in items])
         leads = self._rows([" ".join(b.split()[: self.lead_words]) for _, b in items])
-        blocks = [targets, texts, similarity_columns(targets, texts, leads)]
+        blocks = [targets, texts]
         if self.claim_sentences:
-            blocks.insert(2, self._rows(claim_sentences(items, self.claim_sentences)))
+            blocks.append(self._rows(claim_sentences(items, self.claim_sentences)))
+        if self.claim_cues:
+            blocks.append(sp.csr_matrix(claim_cues(items)))
+        blocks.append(similarity_columns(targets, texts, leads))  # the pair columns (the gate's) come last
         if self.overlap is not None:
             blocks.append(sp.csr_matrix(self.overlap.transform(items)))
         return sp.hstack(blocks, format="csr")
@@ -241,7 +247,7 @@ def save(model: Any, directory: Path) -> None:
             "networks": len(network.members) if isinstance(network, MlpEnsemble) else 1,
             "vectorizer": features.vectorizer.spec(),
             "pair_overlap": features.overlap.spec() if features.overlap is not None else None,
-            "claim_sentences": features.claim_sentences}
+            "claim_sentences": features.claim_sentences, "claim_cues": list(CUE_COLUMNS) if features.claim_cues else None}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
     arrays.update({f"mlp.{name}": a for name, a in network.arrays().items()})
     arrays.update({f"gate.{name}": a for name, a in (gate.arrays() if gate else {}).items()})
@@ -261,7 +267,7 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
         vectorizer = NgramTfidf.from_saved(spec["vectorizer"], _prefixed(arrays, "vec."))
         overlap = PairOverlap.from_spec(spec["pair_overlap"]) if spec.get("pair_overlap") is not None else None
         features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"], overlap=overlap,
-                               claim_sentences=int(spec.get("claim_sentences", 0)))
+                               claim_sentences=int(spec.get("claim_sentences", 0)), claim_cues=_claim_cues(spec))
         gate = Gate(spec["gate_label"], **_prefixed(arrays, "gate.")) if spec["gate_label"] is not None else None
         return ArrayMlpModel(np.asarray(spec["classes"]), features, _network(arrays, int(spec.get("networks", 1))),
                              np.asarray(spec["network_classes"]), gate)
@@ -269,6 +275,13 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
         raise ModelLoadError(f"{directory} holds an inconsistent TF-IDF + MLP model ({type(err).__name__}: "
                              f"{one_line(err, 160)}); expected the {SPEC_FILE} and {ARRAYS_FILE} nlpkit writes "
                              f"together. {FIX}") from None
+
+
+def _claim_cues(spec: dict[str, Any]) -> bool:
+    columns = spec.get("claim_cues")
+    if columns is not None and list(columns) != list(CUE_COLUMNS):
+        raise ValueError(f"claim cue columns {columns!r}, expected {list(CUE_COLUMNS)}")
+    return columns is not None
 
 
 def _network(arrays: dict[str, np.ndarray], n: int) -> MlpRuntime | MlpEnsemble:

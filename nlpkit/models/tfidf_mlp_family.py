@@ -44,6 +44,9 @@ class TfidfMlpConfig(ModelConfig):
     # pairs only: k > 0 adds the TF-IDF row of the text's k sentences sharing most words with the target
     # (nlpkit/models/claim_sentences.py) beside the whole text's row
     claim_sentences: int = 0
+    # pairs only: add cue columns of the text's best sentence about the target (refuting, negation, hedging,
+    # asserting words, polarity agreement with the target; nlpkit/models/claim_sentences.py), network only
+    claim_cues: bool = False
     # the network's training examples weigh (count of their label) ** -class_balance (0: equal; 1: every label the
     # same total weight), so rare labels (FNC-1: disagree) count more
     class_balance: float = 0.0
