@@ -4,6 +4,7 @@
     python -m experiments.stance.fnc1_validation --split story --param gate_label=null  # no gate
     python -m experiments.stance.fnc1_validation --split story --split-seed 1 --param pair_overlap=false
     python -m experiments.stance.fnc1_validation --split body --param alpha=1e-4 --param epochs=40
+    python -m experiments.stance.fnc1_validation --split story --model-seed 1   # another initialisation
 
 ``--split body``: the pairs of 20% of the training bodies. ``--split story``: 20% of the stories (connected
 components of the related headline-body pairs); validation = the pairs whose body is in a validation story,
@@ -78,17 +79,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", choices=("body", "story"), default="story")
     parser.add_argument("--param", action="append", default=[], help="a model setting, key=value")
     parser.add_argument("--split-seed", type=int, default=0, help="which random 20%% of bodies or stories is held out")
+    parser.add_argument("--model-seed", type=int, default=0, help="the model's seed (its network's initial weights)")
     args = parser.parse_args(argv)
     train_csv, _ = prepare.prepare("fnc1")
     fit_part, valid = split(pd.read_csv(train_csv), args.split, args.split_seed)
     params = {**KEPT, **dict(parse_param(p) for p in args.param)}
     start = time.perf_counter()
-    model = build_model(params, seed=0).fit(list(zip(fit_part["headline"], fit_part["body"])), fit_part["stance"].tolist())
+    model = build_model(params, seed=args.model_seed).fit(list(zip(fit_part["headline"], fit_part["body"])), fit_part["stance"].tolist())
     seconds = time.perf_counter() - start
     gold = valid["stance"].to_numpy()
     pred = model.predict(list(zip(valid["headline"], valid["body"])))
-    print(json.dumps({"split": args.split, "split_seed": args.split_seed, "params": params, "n_fit": len(fit_part),
-                      "n_validation": len(valid),
+    print(json.dumps({"split": args.split, "split_seed": args.split_seed, "model_seed": args.model_seed,
+                      "params": params, "n_fit": len(fit_part), "n_validation": len(valid),
                       "fnc_score": round(fnc_score(list(gold), list(pred)), 4),
                       "macro_f1": round(float(f1_score(gold, pred, average="macro")), 4),
                       "unrelated_f1": round(float(f1_score(gold == "unrelated", pred == "unrelated")), 4),
