@@ -13,6 +13,7 @@ from nlpkit.errors import ConfigError, ModelLoadError
 from nlpkit.models import build_model, family_of
 from nlpkit.models.claim_sentences import CUE_COLUMNS, claim_cues, claim_sentences
 from nlpkit.models.tfidf_mlp_arrays import SPEC_FILE
+from test_benchmarks import bench_env  # noqa: F401  (the fake FNC-1 files and the harness's paths)
 from test_tfidf_mlp import X, Y
 
 BODY = ("Residents of Vrelnitsa woke to a loud blast on Tuesday. The weather was mild and the market opened as usual. "
@@ -130,3 +131,13 @@ def test_the_model_learns_with_claim_cues_before_the_gates_columns_and_loads_ide
         family_of("tfidf_mlp.v1").load(tmp_path)
     with pytest.raises(ConfigError, match=r"model.claim_cues=True .* Fix: model.claim_cues=false"):
         build_model({"kind": "tfidf_mlp.v1", "claim_cues": True}).fit([b for _, b in X], Y)
+
+
+def test_fnc1_validation_takes_a_model_seed_and_the_fourth_rounds_options(bench_env: Path,  # noqa: F811
+                                                                          capsys: pytest.CaptureFixture[str]):
+    from experiments.stance.fnc1_validation import main
+
+    main(["--split", "story", "--model-seed", "1", "--param", "claim_cues=true", "--param", "claim_sentences=2"])
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["model_seed"] == 1 and row["params"]["claim_cues"] is True and row["params"]["claim_sentences"] == 2
+    assert row["n_validation"] == 4 and 0.0 <= row["fnc_score"] <= 1.0
