@@ -57,6 +57,7 @@ def number(cfg: DictConfig, key: str, prefix: str, *, low: float | None = None, 
     if value is None and optional:
         return
     rule = ("an integer" if integer else "a float") + _interval(low, high, low_open, high_open)
+    rule += " or null" if optional else ""
     fix = f"e.g. {full}={example}" if example is not None else f"set {full} within that range"
     bad_type = value is None or isinstance(value, bool) or (integer and not isinstance(value, int))
     if bad_type or (isinstance(value, float) and not math.isfinite(value)):

@@ -272,8 +272,8 @@ CONFIG = [Case(id_, overrides(*ov), ConfigError, pats, "config") for id_, ov, pa
     ("C-zero-svm", ["model=tfidf_svm", "model.C=0"], (r"model\.C must be a float > 0; got 0",)),
     ("class-weight-typo", ["model.class_weight=balancd"],
      (r"model\.class_weight must be one of balanced, null; got 'balancd'", r"did you mean model\.class_weight=balanced\?")),
-    ("ngram-max-zero", ["model.ngram_max=0"], (r"model\.ngram_max must be an integer in \[1, 5\]; got 0", r"Fix")),
-    ("max-features-zero", ["model.max_features=0"], (r"model\.max_features must be an integer >= 1; got 0",)),
+    ("ngram-max-zero", ["model.ngram_max=0"], (r"model\.ngram_max must be an integer in \[1, 5\] or null; got 0", r"Fix")),
+    ("max-features-zero", ["model.max_features=0"], (r"model\.max_features must be an integer >= 1 or null; got 0",)),
     ("min-df-zero", ["model.min_df=0"], (r"model\.min_df must be an integer >= 1; got 0",)),
     ("calibration-folds-one", ["model=tfidf_svm", "model.calibration_folds=1"], (r"model\.calibration_folds must"
         r" be an integer in \[2, 20\]",)),
@@ -301,7 +301,7 @@ CONFIG = [Case(id_, overrides(*ov), ConfigError, pats, "config") for id_, ov, pa
     ("seed-negative", ["seed=-1"], (r"^seed must be an integer in \[0, 4294967295\]; got -1", r"Fix: e\.g\. seed=0")),
     ("split-seed-negative", ["data.split.seed=-5"], (r"data\.split\.seed must be an integer",)),
     ("cv-folds-one", ["cv.folds=1"], (r"cv\.folds must be 0 \(off\) or an integer >= 2; got 1", r"Fix: e\.g\. cv\.folds=5")),
-    ("max-rows-zero", ["data.max_rows=0"], (r"data\.max_rows must be an integer >= 1; got 0",)),
+    ("max-rows-zero", ["data.max_rows=0"], (r"data\.max_rows must be an integer >= 1 or null; got 0",)),
     ("length-bins-order", ["data.length_bins=[250,150]"], (r"data\.length_bins must be increasing positive"
         r" word counts; got \[250, 150\]",)),
     ("tracking-uri-bare-path", ["tracking.uri=/tmp/store"], (r"tracking\.uri must be a URI", r"got '/tmp/store'", r"sqlite:////tmp/store/mlflow\.db")),

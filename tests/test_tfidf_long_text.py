@@ -76,5 +76,5 @@ def test_a_model_fitted_on_long_text_predicts_identically_after_loading(tmp_path
 def test_the_schema_shows_the_rule_and_rejects_a_bad_ngram_max():
     assert validate(compose([])).model.ngram_max is None
     assert validate(compose(["model.ngram_max=3"])).model.ngram_max == 3
-    with pytest.raises(ConfigError, match=r"^model\.ngram_max must be an integer in \[1, 5\]; got 0\. Fix: "):
+    with pytest.raises(ConfigError, match=r"^model\.ngram_max must be an integer in \[1, 5\] or null; got 0\. Fix: "):
         validate(compose(["model.ngram_max=0"]))

@@ -67,6 +67,6 @@ def test_threads_are_logged_as_a_param(make_cfg, tracking_uri, tiny_file):
 
 
 def test_threads_out_of_range_fail_with_the_key():
-    with pytest.raises(ConfigError, match=r"runtime\.threads must be an integer in \[1, 256\]; got 0\. "
+    with pytest.raises(ConfigError, match=r"runtime\.threads must be an integer in \[1, 256\] or null; got 0\. "
                                           r"Fix: e\.g\. runtime\.threads=1"):
         validate(compose(["runtime.threads=0"]))
