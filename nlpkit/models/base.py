@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from nlpkit.errors import InputTypeError
+from nlpkit.errors import DataError, InputTypeError
 
 Pair = tuple[str, str]
 Curve = list[dict[str, float]]  # one row per epoch: {"epoch": 1.0, "train_loss": ..., ...}
@@ -49,6 +49,15 @@ class ModelMixin:
     def training_curves(self) -> dict[str, Curve]:
         """Per-epoch curves learned by the last ``fit`` (none by default)."""
         return {}
+
+
+def check_fit_inputs(X: Any, y: Any) -> tuple[list[str] | list[Pair], np.ndarray]:
+    """``fit``'s inputs checked: the items (``check_texts``) and the labels as an array, one label per item."""
+    items = check_texts(X)
+    labels = np.asarray(y)
+    if len(labels) != len(items):
+        raise DataError(f"X has {len(items)} items but y has {len(labels)} labels; they must match.")
+    return items, labels
 
 
 def check_texts(X: Any, *, pairs: bool | None = None) -> list[str] | list[Pair]:

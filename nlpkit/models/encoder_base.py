@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models import encoders, long_text
-from nlpkit.models.base import ModelMixin, check_texts
+from nlpkit.models.base import ModelMixin, check_fit_inputs, check_texts
 
 
 class EncoderClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
@@ -28,10 +28,7 @@ class EncoderClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, **fit_params: Any) -> EncoderClassifier:
         """Fit on texts or (target, text) pairs; return self. ``fit_report_`` then holds training metrics
         (name -> float; train.py logs them as ``train/<name>``)."""
-        items = check_texts(X)
-        y = np.asarray(y)
-        if len(y) != len(items):
-            raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
+        items, y = check_fit_inputs(X, y)
         self._check_params()
         encoders.require_transformers()
         encoders.set_seed(self.random_state)

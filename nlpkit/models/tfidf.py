@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
 from nlpkit.models import stance_cues
-from nlpkit.models.base import ModelMixin, check_texts
+from nlpkit.models.base import ModelMixin, check_fit_inputs, check_texts
 from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.tfidf_arrays import pair_similarity
 
@@ -205,10 +205,7 @@ class TfidfClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> TfidfClassifier:
         """Fit the vectorizers and the classifier; return self."""
-        items = check_texts(X)
-        y = np.asarray(y)
-        if len(y) != len(items):
-            raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
+        items, y = check_fit_inputs(X, y)
         self.pairs_ = isinstance(items[0], tuple)
         texts = [str(item[1]) for item in items] if self.pairs_ else [str(item) for item in items]
         self.char_ngrams_ = self.char_ngrams if self.char_ngrams is not None else use_char_ngrams(texts)

@@ -10,14 +10,15 @@ only its weights.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from nlpkit.errors import ConfigError, DataError
-from nlpkit.models.base import ModelMixin, check_texts
+from nlpkit.models.base import ModelMixin, check_fit_inputs
 from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.pair_overlap import PairOverlap
 from nlpkit.models.tfidf_mlp_arrays import ArrayMlpModel, Gate, MlpEnsemble, MlpFeatures, MlpRuntime
@@ -33,6 +34,17 @@ def balance_weights(y: np.ndarray, power: float) -> np.ndarray | None:
     _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     weights = counts.astype(np.float64)[inverse.ravel()] ** -float(power)
     return weights / weights.mean()
+
+
+@contextmanager
+def fixed_epochs() -> Iterator[None]:
+    """Silence scikit-learn's ConvergenceWarning inside the block: the networks train for a fixed number of epochs
+    on purpose, so reaching it is not a failure to converge."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
 
 
 class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
@@ -72,10 +84,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
         """Fit the vocabulary on every distinct target and text, the gate (if any), then the network; return self."""
         self._check_params()
-        items = check_texts(X)
-        y = np.asarray(y)
-        if len(y) != len(items):
-            raise DataError(f"X has {len(items)} items but y has {len(y)} labels; they must match.")
+        items, y = check_fit_inputs(X, y)
         pairs = isinstance(items[0], tuple)
         self._check_gate(pairs, y)
         docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
@@ -87,8 +96,10 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if self.gate_label is not None:
             gate, keep = self._fit_gate(rows[:, -features.pair_width:].toarray(), y), y != self.gate_label
         weights = balance_weights(y[keep], self.class_balance)
-        networks = [self._network(int(keep.sum()), self.random_state + i).fit(rows[keep], y[keep], sample_weight=weights)
-                    for i in range(self.n_networks)]
+        with fixed_epochs():
+            networks = [self._network(int(keep.sum()), self.random_state + i).fit(rows[keep], y[keep],
+                                                                                 sample_weight=weights)
+                        for i in range(self.n_networks)]
         runtimes = [MlpRuntime(n.coefs_[0], n.intercepts_[0], n.coefs_[1], n.intercepts_[1]) for n in networks]
         runtime, network = runtimes[0] if len(runtimes) == 1 else MlpEnsemble(runtimes), networks[0]
         self.runtime_ = ArrayMlpModel(np.unique(y), features, runtime, network.classes_, gate)
@@ -119,12 +130,9 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
             weights = {True: float(self.gate_label_weight), False: 1.0}
             regression = LogisticRegression(max_iter=1000, class_weight=weights).fit(pair_columns, target)
             return Gate(str(self.gate_label), regression.coef_[0], regression.intercept_)
-        from sklearn.exceptions import ConvergenceWarning
-
         network = MLPClassifier((self.gate_hidden_units,), alpha=self.alpha, max_iter=200,
                                 batch_size=min(self.batch_size, len(target)), random_state=self.random_state)
-        with warnings.catch_warnings():  # 200 epochs at most, as the network's fixed epochs: no plateau needed
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with fixed_epochs():  # 200 epochs at most, as the network's fixed epochs: no plateau needed
             network.fit(pair_columns, target)
         return Gate(str(self.gate_label), network.coefs_[1][:, 0], network.intercepts_[1], network.coefs_[0],
                     network.intercepts_[0])
@@ -163,10 +171,8 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                           sublinear_tf=self.sublinear_tf, stop_words=stop)
 
     def _network(self, n_items: int, seed: int) -> Any:
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
-        warnings.filterwarnings("ignore", category=ConvergenceWarning, module="sklearn")
         # a fixed number of epochs: n_iter_no_change=epochs turns off the loss-plateau stop
         return MLPClassifier((self.hidden_units,), alpha=self.alpha, learning_rate_init=self.learning_rate,
                              max_iter=self.epochs, n_iter_no_change=self.epochs, batch_size=min(self.batch_size, n_items),
