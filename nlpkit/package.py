@@ -183,7 +183,8 @@ def requirement(metadata: dict[Any, dict[str, Any]]) -> str:
     from packaging.version import Version
 
     major, minor = (*Version(__version__).release, 0)[:2]
-    extras = sorted({e for m in metadata.values() if (e := family_of(m["model_kind"]).extra)})
+    extras = sorted({e for m in metadata.values()
+                     if (e := family_of(m["model_kind"]).runtime_needs((m.get("config") or {}).get("model"))[1])})
     return f"{DISTRIBUTION}{'[' + ','.join(extras) + ']' if extras else ''}>={__version__},<{major}.{minor + 1}"
 
 

@@ -151,7 +151,8 @@ def fit_and_evaluate(cfg: DictConfig, splits: DatasetDict, out: Path, run: Any, 
         tracking.log_results(metrics, out)
         if cfg.tracking.log_model:
             result.model_uri = tracking.log_predictor(
-                predictor_dir, cfg.tracking.registered_model_name, family_of(cfg.model.kind).requirements,
+                predictor_dir, cfg.tracking.registered_model_name,
+                family_of(cfg.model.kind).runtime_needs(predictor.metadata["config"]["model"])[0],
                 predictor.metadata["digest"], cfg.tracking.registered_model_alias,
             )
         result.run_id, result.tracking_uri = run.info.run_id, tracking.active_uri()

@@ -52,6 +52,15 @@ class Family:
     load: Callable[..., Any]
     requirements: tuple[str, ...] = ("scikit-learn", "skops")  # pip requirements of its logged MLflow model
     extra: str | None = None  # the nlpkit extra its predictors need at run time (a packaged predictor depends on it)
+    # a setting that needs more at run time: model params -> (more pip requirements, the extra instead), or None
+    needs: Callable[[dict[str, Any]], tuple[tuple[str, ...], str] | None] | None = None
+
+    def runtime_needs(self, params: Mapping[str, Any] | None) -> tuple[tuple[str, ...], str | None]:
+        """(pip requirements, nlpkit extra) of a predictor of this kind trained with model ``params``."""
+        more = self.needs(dict(params or {})) if self.needs is not None else None
+        if more is None:
+            return self.requirements, self.extra
+        return tuple(dict.fromkeys((*self.requirements, *more[0]))), more[1]
 
     @property
     def schema_name(self) -> str:

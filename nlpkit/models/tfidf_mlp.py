@@ -21,6 +21,7 @@ from nlpkit.errors import ConfigError, DataError
 from nlpkit.models.base import ModelMixin, check_fit_inputs
 from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.pair_overlap import PairOverlap
+from nlpkit.models.sentence_similarity import SentenceSimilarity
 from nlpkit.models.tfidf_mlp_arrays import ArrayMlpModel, Gate, MlpEnsemble, MlpFeatures, MlpRuntime
 
 STOP_WORDS = ("english", None)
@@ -59,7 +60,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                  batch_size: int = 500, gate_label: str | None = None, gate_hidden_units: int = 0,
                  gate_label_weight: float = 1.0, pair_overlap: bool = False, n_networks: int = 1,
                  claim_sentences: int = 0, claim_cues: bool = False, class_balance: float = 0.0,
-                 random_state: int = 0) -> None:
+                 sentence_encoder: str | None = None, random_state: int = 0) -> None:
         self.max_features = max_features
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -79,6 +80,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self.claim_sentences = claim_sentences
         self.claim_cues = claim_cues
         self.class_balance = class_balance
+        self.sentence_encoder = sentence_encoder
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> TfidfMlpClassifier:
@@ -89,8 +91,9 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         self._check_gate(pairs, y)
         docs = sorted({str(s) for item in items for s in (item if pairs else (item,))})
         overlap = PairOverlap(lead_words=self.lead_words) if self.pair_overlap else None
+        similarity = SentenceSimilarity.from_encoder(self.sentence_encoder) if self.sentence_encoder else None
         features = MlpFeatures(self._vectorizer().fit(docs), pairs=pairs, lead_words=self.lead_words, overlap=overlap,
-                               claim_sentences=self.claim_sentences, claim_cues=self.claim_cues)
+                               claim_sentences=self.claim_sentences, claim_cues=self.claim_cues, similarity=similarity)
         rows = features.transform(items)
         gate, keep = None, np.ones(len(y), dtype=bool)
         if self.gate_label is not None:
@@ -141,7 +144,7 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
         if self.pair_overlap and not pairs:
             raise ConfigError("model.pair_overlap=true compares a target with a text, so it needs (target, text) "
                               "pairs; got plain texts. Fix: model.pair_overlap=false, or a task with a target_field.")
-        for name, off in (("claim_sentences", "0"), ("claim_cues", "false")):
+        for name, off in (("claim_sentences", "0"), ("claim_cues", "false"), ("sentence_encoder", "null")):
             if getattr(self, name) and not pairs:
                 raise ConfigError(f"model.{name}={getattr(self, name)!r} reads the text's sentences about the target, "
                                   f"so it needs (target, text) pairs; got plain texts. Fix: model.{name}={off}, or a "
@@ -179,6 +182,10 @@ class TfidfMlpClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
                              random_state=seed)
 
     def _check_params(self) -> None:
+        encoder = self.sentence_encoder
+        if encoder is not None and (not isinstance(encoder, str) or not encoder.strip()):
+            raise ConfigError(f"model.sentence_encoder must be an encoder name or directory, or null; got {encoder!r}. "
+                              "Fix: model.sentence_encoder=all-MiniLM-L6-v2 (the packaged encoder) or null.")
         if self.stop_words not in STOP_WORDS:
             raise ConfigError(f"model.stop_words must be one of {STOP_WORDS}; got {self.stop_words!r}. "
                               "Fix: model.stop_words=english or model.stop_words=null.")

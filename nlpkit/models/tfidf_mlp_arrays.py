@@ -6,7 +6,9 @@ three similarities between them (cosine of target and text, cosine of target and
 ``lead_words`` words, share of the target's terms found in the text): the similarities carry "are these two
 about the same thing", the rows carry the words that say how. With ``pair_overlap``, the vocabulary-free pair
 features of ``nlpkit.models.pair_overlap`` follow the similarities (token overlap and cue words computed on raw
-tokens, so words the vocabulary never saw count). With ``claim_sentences`` k > 0, the row of the text's k
+tokens, so words the vocabulary never saw count). With a ``sentence_encoder``, the six target-sentence similarity
+columns of ``nlpkit.models.sentence_similarity`` come last (its ONNX graph and tokenizer are saved beside the arrays,
+in ``sentence_encoder/``, and need onnxruntime and tokenizers to load). With ``claim_sentences`` k > 0, the row of the text's k
 sentences about the target (``nlpkit.models.claim_sentences``) follows the text's row. Equal texts are
 vectorised once per call (a FNC-1 body is paired with ~30 headlines).
 
@@ -40,6 +42,7 @@ from nlpkit.models.base import check_texts
 from nlpkit.models.claim_sentences import CUE_COLUMNS, claim_cues, claim_sentences
 from nlpkit.models.ngram_tfidf import NgramTfidf
 from nlpkit.models.pair_overlap import PairOverlap
+from nlpkit.models.sentence_similarity import SentenceSimilarity
 from nlpkit.models.tfidf_arrays import similarity_columns
 
 SPEC_FILE = "mlp.json"
@@ -55,9 +58,11 @@ class MlpFeatures:
     pairs, optionally, the vocabulary-free ``PairOverlap`` columns after the similarities."""
 
     def __init__(self, vectorizer: NgramTfidf, *, pairs: bool, lead_words: int,
-                 overlap: PairOverlap | None = None, claim_sentences: int = 0, claim_cues: bool = False) -> None:
+                 overlap: PairOverlap | None = None, claim_sentences: int = 0, claim_cues: bool = False,
+                 similarity: SentenceSimilarity | None = None) -> None:
         self.vectorizer, self.pairs, self.lead_words = vectorizer, bool(pairs), int(lead_words)
         self.overlap = overlap if self.pairs else None
+        self.similarity = similarity if self.pairs else None  # sentence-encoder columns, after the overlap ones
         self.claim_sentences = int(claim_sentences) if self.pairs else 0  # > 0: the row of the text's k best sentences
         self.claim_cues = bool(claim_cues) and self.pairs  # the cue columns of the best sentence, before the pair columns
 
@@ -66,7 +71,8 @@ class MlpFeatures:
         """Number of pair columns at the end of a row (similarities and overlap features; 0 for plain texts)."""
         if not self.pairs:
             return 0
-        return N_SIMILARITIES + (self.overlap.width if self.overlap is not None else 0)
+        extra = [part.width for part in (self.overlap, self.similarity) if part is not None]
+        return N_SIMILARITIES + sum(extra)
 
     @property
     def width(self) -> int:
@@ -91,6 +97,8 @@ class MlpFeatures:
         blocks.append(similarity_columns(targets, texts, leads))  # the pair columns (the gate's) come last
         if self.overlap is not None:
             blocks.append(sp.csr_matrix(self.overlap.transform(items)))
+        if self.similarity is not None:
+            blocks.append(sp.csr_matrix(self.similarity.transform(items)))
         return sp.hstack(blocks, format="csr")
 
     def _rows(self, texts: list[str]) -> sp.csr_matrix:
@@ -247,13 +255,16 @@ def save(model: Any, directory: Path) -> None:
             "networks": len(network.members) if isinstance(network, MlpEnsemble) else 1,
             "vectorizer": features.vectorizer.spec(),
             "pair_overlap": features.overlap.spec() if features.overlap is not None else None,
-            "claim_sentences": features.claim_sentences, "claim_cues": list(CUE_COLUMNS) if features.claim_cues else None}
+            "claim_sentences": features.claim_sentences, "claim_cues": list(CUE_COLUMNS) if features.claim_cues else None,
+            "sentence_similarity": features.similarity.spec() if features.similarity is not None else None}
     arrays = {f"vec.{name}": a for name, a in features.vectorizer.arrays().items()}
     arrays.update({f"mlp.{name}": a for name, a in network.arrays().items()})
     arrays.update({f"gate.{name}": a for name, a in (gate.arrays() if gate else {}).items()})
     directory = Path(directory)
     (directory / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
     (directory / ARRAYS_FILE).write_bytes(npz.to_bytes(arrays))
+    if features.similarity is not None:
+        features.similarity.save(directory)
 
 
 def load(directory: Path, **options: Any) -> ArrayMlpModel:
@@ -266,8 +277,11 @@ def load(directory: Path, **options: Any) -> ArrayMlpModel:
     try:
         vectorizer = NgramTfidf.from_saved(spec["vectorizer"], _prefixed(arrays, "vec."))
         overlap = PairOverlap.from_spec(spec["pair_overlap"]) if spec.get("pair_overlap") is not None else None
+        similarity = (SentenceSimilarity.load(directory, spec["sentence_similarity"])
+                      if spec.get("sentence_similarity") is not None else None)
         features = MlpFeatures(vectorizer, pairs=spec["pairs"], lead_words=spec["lead_words"], overlap=overlap,
-                               claim_sentences=int(spec.get("claim_sentences", 0)), claim_cues=_claim_cues(spec))
+                               claim_sentences=int(spec.get("claim_sentences", 0)), claim_cues=_claim_cues(spec),
+                               similarity=similarity)
         gate = Gate(spec["gate_label"], **_prefixed(arrays, "gate.")) if spec["gate_label"] is not None else None
         return ArrayMlpModel(np.asarray(spec["classes"]), features, _network(arrays, int(spec.get("networks", 1))),
                              np.asarray(spec["network_classes"]), gate)

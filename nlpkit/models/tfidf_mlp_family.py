@@ -2,7 +2,8 @@
 
 Light on purpose (no scikit-learn import): the prediction runtime imports it through ``nlpkit.models``. The
 estimator (``nlpkit.models.tfidf_mlp``, scikit-learn) is imported when a model is built; a saved model is plain
-arrays (``nlpkit.models.tfidf_mlp_arrays``), loaded with NumPy and SciPy only.
+arrays (``nlpkit.models.tfidf_mlp_arrays``), loaded with NumPy and SciPy only (and, with ``sentence_encoder``, ONNX
+Runtime and tokenizers for the encoder's graph: ``Family.needs``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class TfidfMlpConfig(ModelConfig):
     # same total weight), so rare labels (FNC-1: disagree) count more
     class_balance: float = 0.0
     n_networks: int = 1  # > 1: that many networks from seeds seed, seed+1, ...; their probabilities are averaged
+    # pairs only: add six columns of cosine similarities between the target and the text's sentences from this
+    # pretrained sentence encoder (nlpkit/models/sentence_similarity.py; all-MiniLM-L6-v2 is the packaged one) to the
+    # network's input and the gate's. Training needs the transformers extra; the predictor ships the encoder as an
+    # ONNX graph and needs the onnx extra (onnxruntime, tokenizers), not torch. null: none.
+    sentence_encoder: Optional[str] = None
 
 
 def _build(params: dict[str, Any], seed: int) -> Any:
@@ -59,5 +65,10 @@ def _build(params: dict[str, Any], seed: int) -> Any:
     return TfidfMlpClassifier(random_state=seed, **params)
 
 
+def _needs(params: dict[str, Any]) -> tuple[tuple[str, ...], str] | None:
+    """A predictor with sentence-encoder columns runs its encoder with ONNX Runtime and tokenizers."""
+    return (("onnxruntime", "tokenizers"), "onnx") if params.get("sentence_encoder") else None
+
+
 MLP = register(Family("tfidf_mlp.v1", TfidfMlpConfig, _build, tfidf_mlp_arrays.save, tfidf_mlp_arrays.load,
-                      requirements=("numpy", "scipy")))
+                      requirements=("numpy", "scipy"), needs=_needs))
