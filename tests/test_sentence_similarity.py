@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,3 +147,16 @@ def test_the_saved_spec_is_checked(fitted, tmp_path):
     path.write_text(json.dumps(spec))
     with pytest.raises(ModelLoadError, match="inconsistent TF-IDF \\+ MLP model"):
         load(tmp_path)
+
+
+def test_a_logged_stance_model_with_the_columns_lists_what_its_predictor_needs(make_cfg):
+    import mlflow
+
+    from nlpkit.train import train
+
+    result = train(make_cfg("task=stance", "model=tfidf_mlp", f"model.sentence_encoder={ENCODER}", "model.epochs=5"))
+    assert 0.0 <= result.metrics["test/macro_f1"] <= 1.0 and (result.predictor_dir / DIRECTORY / "model.onnx").is_file()
+    mlflow.set_tracking_uri(result.tracking_uri)
+    lines = Path(mlflow.pyfunc.get_model_dependencies(result.model_uri)).read_text().split()
+    names = {line.split("==")[0].split(">=")[0] for line in lines}
+    assert {"onnxruntime", "tokenizers", "numpy", "scipy"} <= names and "torch" not in names

@@ -35,7 +35,7 @@ DIRECTORY = "sentence_encoder"
 GRAPH_FILE = "model.onnx"
 OUTPUT = "embedding"
 BATCH = 64
-MAX_TOKENS = 128  # a longer sentence keeps its first 127 tokens and the closing special token
+MAX_TOKENS = 128  # special tokens included
 
 
 class SentenceSimilarity:
@@ -53,6 +53,7 @@ class SentenceSimilarity:
         self.graph, self.tokenizer_json, self.encoder = graph, tokenizer_json, encoder
         self.tokenizer = TokenizerJson(Tokenizer.from_str(tokenizer_json), model_input_names=inputs,
                                        pad_token_id=pad_token_id)
+        self.template = long_text.learn_template(self.tokenizer)
         self.runner = session_runner(graph)
 
     @classmethod
@@ -85,22 +86,16 @@ class SentenceSimilarity:
         return np.array([_columns(target_of[t], text_of[x]) for t, x in pairs], dtype=np.float64).reshape(-1, self.width)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-length mean-pooled embeddings of ``texts`` (float32, one row each), in padded batches by length."""
-        encoded = self.tokenizer(texts)
-        ids, types = encoded["input_ids"], encoded.get("token_type_ids") or [[0] * len(i) for i in encoded["input_ids"]]
-        ids = [i if len(i) <= MAX_TOKENS else i[: MAX_TOKENS - 1] + i[-1:] for i in ids]
-        types = [t[: len(i)] for t, i in zip(types, ids)]
+        """Unit-length mean-pooled embeddings of ``texts`` (float32, one row each), in padded batches by length;
+        a text keeps its first ``MAX_TOKENS`` tokens (the encoder families' ``head`` policy)."""
+        encoded = long_text.encode(self.tokenizer, self.template, texts, max_length=MAX_TOKENS, policy="head")
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        order = np.argsort([len(i) for i in ids], kind="stable")
-        for begin in range(0, len(order), BATCH):
-            chosen = order[begin:begin + BATCH]
-            batch = long_text.pad([ids[i] for i in chosen], [types[i] for i in chosen], self.tokenizer.pad_token_id or 0)
-            values = self.runner({n: batch[n] for n in self.tokenizer.model_input_names})
+        for batch, chosen in long_text.batches(encoded, BATCH, self.tokenizer.pad_token_id or 0):
+            values = self.runner(batch)
             if out.shape[1] != values.shape[1]:
                 out = np.zeros((len(texts), values.shape[1]), dtype=np.float32)
             out[chosen] = values
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
     def spec(self) -> dict[str, Any]:
         """What ``mlp.json`` records: the format, the columns, the encoder's name and the graph's inputs."""
