@@ -235,7 +235,7 @@ def test_the_fnc1_page_command_composes_from_the_checkout(monkeypatch: pytest.Mo
     assert (cfg.data.name, cfg.task.target_field, cfg.model.kind, cfg.data.split.validation_size) == (
         "fnc1", "target", "tfidf_mlp.v1", 0.0)
     assert cfg.model.hidden_units == 100 and cfg.model.max_features == 5000 and cfg.model.gate_label == "unrelated"
-    assert cfg.model.pair_overlap is True
+    assert cfg.model.pair_overlap is True and cfg.model.sentence_encoder == "all-MiniLM-L6-v2"
     # the harness's contender for it is the same model
     from experiments.benchmarks.contenders import get
 

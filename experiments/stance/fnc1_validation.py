@@ -2,7 +2,7 @@
 
     python -m experiments.stance.fnc1_validation --split story                          # the kept model
     python -m experiments.stance.fnc1_validation --split story --param gate_label=null  # no gate
-    python -m experiments.stance.fnc1_validation --split story --split-seed 1 --param pair_overlap=false
+    python -m experiments.stance.fnc1_validation --split story --split-seed 1 --param sentence_encoder=null
     python -m experiments.stance.fnc1_validation --split body --param alpha=1e-4 --param epochs=40
     python -m experiments.stance.fnc1_validation --split story --model-seed 1   # another initialisation
 
@@ -31,7 +31,8 @@ from experiments.benchmarks.scoring import fnc_score
 from nlpkit.models import build_model
 
 # experiment=fnc1_mlp; the rest are the schema's
-KEPT = {"kind": "tfidf_mlp.v1", "gate_label": "unrelated", "pair_overlap": True, "gate_label_weight": 0.3}
+KEPT = {"kind": "tfidf_mlp.v1", "gate_label": "unrelated", "pair_overlap": True, "gate_label_weight": 0.3,
+        "sentence_encoder": "all-MiniLM-L6-v2"}
 
 
 def stories(train: pd.DataFrame) -> tuple[np.ndarray, dict[str, int], dict[int, int]]:
