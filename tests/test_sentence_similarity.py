@@ -154,7 +154,8 @@ def test_a_logged_stance_model_with_the_columns_lists_what_its_predictor_needs(m
 
     from nlpkit.train import train
 
-    result = train(make_cfg("task=stance", "model=tfidf_mlp", f"model.sentence_encoder={ENCODER}", "model.epochs=5"))
+    result = train(make_cfg("task=stance", "model=tfidf_mlp", f"model.sentence_encoder={ENCODER}", "model.epochs=5",
+                         "data.max_rows=160"))
     assert 0.0 <= result.metrics["test/macro_f1"] <= 1.0 and (result.predictor_dir / DIRECTORY / "model.onnx").is_file()
     mlflow.set_tracking_uri(result.tracking_uri)
     lines = Path(mlflow.pyfunc.get_model_dependencies(result.model_uri)).read_text().split()
