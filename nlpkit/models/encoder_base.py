@@ -78,14 +78,8 @@ class EncoderClassifier(ModelMixin, ClassifierMixin, BaseEstimator):
 
     def _window_outputs(self, encoded: long_text.Encoded) -> np.ndarray:
         """Run every window through ``runner_`` in padded batches; rows in window order."""
-        out: np.ndarray | None = None
-        pad_id = self.tokenizer_.pad_token_id or 0
-        for batch, index in self._progress(long_text.batches(encoded, self.batch_size, pad_id), len(encoded.ids)):
-            values = self.runner_(batch)
-            if out is None:
-                out = np.empty((len(encoded.ids), values.shape[1]), dtype=np.float32)
-            out[index] = values
-        return out if out is not None else np.empty((0, 0), dtype=np.float32)
+        return long_text.run_windows(encoded, self.runner_, self.batch_size, self.tokenizer_.pad_token_id or 0,
+                                     wrap=lambda batched: self._progress(batched, len(encoded.ids)))
 
     def _progress(self, iterable: Any, total_windows: int) -> Any:
         if not self.progress or total_windows < 4 * self.batch_size:

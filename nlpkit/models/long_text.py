@@ -15,7 +15,7 @@ all text tokens lost (targets of stance pairs are short and counted apart).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -177,6 +177,20 @@ def batches(encoded: Encoded, batch_size: int, pad_id: int) -> Iterator[tuple[di
     for start in range(0, len(order), batch_size):
         chosen = order[start:start + batch_size]
         yield pad([encoded.ids[i] for i in chosen], [encoded.types[i] for i in chosen], pad_id), chosen
+
+
+def run_windows(encoded: Encoded, runner: Callable[[dict[str, np.ndarray]], np.ndarray], batch_size: int,
+                pad_id: int, wrap: Callable[[Iterator[Any]], Iterable[Any]] | None = None) -> np.ndarray:
+    """Every window's ``runner`` output (float32, one row per window, in window order), run in padded batches by
+    length; ``wrap`` may wrap the batch iterator (a progress bar)."""
+    out: np.ndarray | None = None
+    batched = batches(encoded, batch_size, pad_id)
+    for batch, index in (wrap(batched) if wrap is not None else batched):
+        values = runner(batch)
+        if out is None:
+            out = np.empty((len(encoded.ids), values.shape[1]), dtype=np.float32)
+        out[index] = values
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
 def pad(ids: list[list[int]], types: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:

@@ -27,6 +27,7 @@ import numpy as np
 from nlpkit import extras
 from nlpkit.errors import ModelLoadError
 from nlpkit.models import encoders, long_text
+from nlpkit.models.tokenizer_json import TOKENIZER_FILE
 from nlpkit.sentences import split_sentences
 
 FORMAT = "nlpkit-sentence-similarity/1"
@@ -70,7 +71,7 @@ class SentenceSimilarity:
         with tempfile.TemporaryDirectory(prefix="nlpkit-sentence-encoder-") as tmp:
             write_graph(encoders.load_encoder(source, local), names, OUTPUT, Path(tmp) / GRAPH_FILE)
             tokenizer.save_pretrained(tmp)
-            graph, text = (Path(tmp) / GRAPH_FILE).read_bytes(), (Path(tmp) / "tokenizer.json").read_text("utf-8")
+            graph, text = (Path(tmp) / GRAPH_FILE).read_bytes(), (Path(tmp) / TOKENIZER_FILE).read_text("utf-8")
         return cls(graph, text, inputs=names, pad_token_id=tokenizer.pad_token_id, encoder=encoder)
 
     def transform(self, pairs: list[tuple[str, str]]) -> np.ndarray:
@@ -89,12 +90,7 @@ class SentenceSimilarity:
         """Unit-length mean-pooled embeddings of ``texts`` (float32, one row each), in padded batches by length;
         a text keeps its first ``MAX_TOKENS`` tokens (the encoder families' ``head`` policy)."""
         encoded = long_text.encode(self.tokenizer, self.template, texts, max_length=MAX_TOKENS, policy="head")
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        for batch, chosen in long_text.batches(encoded, BATCH, self.tokenizer.pad_token_id or 0):
-            values = self.runner(batch)
-            if out.shape[1] != values.shape[1]:
-                out = np.zeros((len(texts), values.shape[1]), dtype=np.float32)
-            out[chosen] = values
+        out = long_text.run_windows(encoded, self.runner, BATCH, self.tokenizer.pad_token_id or 0)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
     def spec(self) -> dict[str, Any]:
@@ -107,7 +103,7 @@ class SentenceSimilarity:
         folder = Path(directory) / DIRECTORY
         folder.mkdir(parents=True, exist_ok=True)
         (folder / GRAPH_FILE).write_bytes(self.graph)
-        (folder / "tokenizer.json").write_text(self.tokenizer_json, encoding="utf-8")
+        (folder / TOKENIZER_FILE).write_text(self.tokenizer_json, encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, spec: dict[str, Any]) -> SentenceSimilarity:
@@ -117,12 +113,12 @@ class SentenceSimilarity:
             raise ValueError(f"sentence similarity {json.dumps(spec)[:200]}, expected format {FORMAT} with "
                              f"columns {list(COLUMNS)}")
         folder = Path(directory) / DIRECTORY
-        missing = [name for name in (GRAPH_FILE, "tokenizer.json") if not (folder / name).is_file()]
+        missing = [name for name in (GRAPH_FILE, TOKENIZER_FILE) if not (folder / name).is_file()]
         if missing:
             raise ModelLoadError(f"{folder} lacks {', '.join(missing)}; expected the sentence encoder's ONNX graph and "
                                  "tokenizer that nlpkit saves with this predictor. Fix: copy the whole predictor "
                                  "directory again.")
-        return cls((folder / GRAPH_FILE).read_bytes(), (folder / "tokenizer.json").read_text("utf-8"),
+        return cls((folder / GRAPH_FILE).read_bytes(), (folder / TOKENIZER_FILE).read_text("utf-8"),
                    inputs=list(spec["inputs"]), pad_token_id=spec.get("pad_token_id"), encoder=str(spec["encoder"]))
 
 
